@@ -1,0 +1,52 @@
+"""Antimony text for a compiled network: grouped by layer, every reaction commented with its neuron and weight.
+
+The text is generated directly (cheap at any size); libantimony is only needed to *read* it back.
+Rate laws are written out in full (Antimony does not infer mass action).
+"""
+
+from __future__ import annotations
+
+from crn2sbml.compiler import CompiledNetwork
+from crn2sbml.crn import Reaction, format_complex
+
+
+def _rate_law(reaction: Reaction, parameter: str) -> str:
+    factors = [parameter]
+    for species, count in reaction.reactants:
+        factors.append(species if count == 1 else f"{species}^{count}")
+    return " * ".join(factors)
+
+
+def to_antimony(compiled: CompiledNetwork) -> str:
+    """Antimony model text equivalent to the elementary SBML export."""
+    net = compiled.network
+    lines = [
+        f"// {compiled.crn.name}: feed-forward network {net.shape_text()} compiled by crn2sbml",
+        f"// activation dy/dt = {net.activation.describe()}, eps = {net.eps:g}, time scale c = {compiled.time_scale:g}",
+        f"// weights sha256 {compiled.weights_hash}",
+        f"model {compiled.crn.name}()",
+        "  compartment cell = 1;",
+        "",
+        "  // inputs: clamped (boundary) species, set them to the feature values",
+    ]
+    for species in compiled.crn.species:
+        if species.boundary:
+            lines.append(f"  species ${species.id} in cell = {species.initial_concentration!r};  // {species.role}")
+    by_species: dict[str, list[Reaction]] = {}
+    for reaction in compiled.crn.reactions:
+        target = next(iter(reaction.net_change()))
+        by_species.setdefault(target, []).append(reaction)
+    for depth, ids in enumerate(compiled.layer_species, start=1):
+        kind = "output layer" if depth == len(compiled.layer_species) else "hidden layer"
+        lines += ["", f"  // ---- layer {depth} ({kind}, {len(ids)} neurons) ----"]
+        for species_id in ids:
+            species = compiled.crn.species[compiled.crn.index()[species_id]]
+            lines.append(f"  species {species_id} in cell = {species.initial_concentration!r};  // {species.role}")
+            for reaction in by_species.get(species_id, []):
+                k = f"k_{reaction.id}"
+                body = f"{format_complex(reaction.reactants)} -> {format_complex(reaction.products)}"
+                body = body.replace("0 -> ", " -> ").replace("-> 0", "-> ")
+                lines.append(f"  {reaction.id}: {body.strip()}; {_rate_law(reaction, k)};  // {reaction.note}")
+                lines.append(f"  {k} = {float(reaction.rate_constant)!r};")
+    lines.append("end")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,132 @@
+"""Datasets that need no download: generated XOR and the tables that ship inside scikit-learn.
+
+Features are raw non-negative concentrations. The standardisation learned on the training split is kept
+separately (:class:`Standardiser`) and folded exactly into the first layer after training (SPEC §4), so the
+compiled CRN takes the raw features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crn2sbml.errors import InputError
+from crn2sbml.nn.network import FeedForwardNetwork, Layer
+
+DATASETS = ("xor", "iris", "wine", "breast-cancer", "digits")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """``x_*``: ``(n, n_features)`` raw features; ``y_*``: ``(n,)`` integer class labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    description: str
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+
+def check_labelled(x: np.ndarray, y: np.ndarray, where: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
+    """Validate a labelled table: numeric, finite, non-negative, one label per row, not empty."""
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: features must be numeric ({exc})") from exc
+    y = np.asarray(y)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise InputError(f"{where}: need a non-empty 2-D feature table, got shape {x.shape}")
+    if y.shape != (x.shape[0],):
+        raise InputError(f"{where}: {y.shape[0] if y.ndim else 0} labels for {x.shape[0]} samples")
+    if not np.all(np.isfinite(x)):
+        row, col = np.argwhere(~np.isfinite(x))[0]
+        raise InputError(f"{where}: NaN or inf feature at sample {row}, feature {col}")
+    if np.any(x < 0):
+        row, col = np.argwhere(x < 0)[0]
+        raise InputError(
+            f"{where}: negative raw feature {x[row, col]} at sample {row}, feature {col}; concentrations must be "
+            ">= 0: shift the feature, or encode it dual-rail with dual_rail()"
+        )
+    if y.dtype.kind not in "iu" or np.any(y < 0):
+        raise InputError(f"{where}: labels must be non-negative integers, got dtype {y.dtype}")
+    return x, y.astype(np.int64)
+
+
+def dual_rail(x: np.ndarray) -> np.ndarray:
+    """Signed features as pairs of non-negative ones: column ``2i`` is ``max(x_i, 0)``, ``2i+1`` is ``max(-x_i, 0)``.
+
+    A first layer trained on ``x`` becomes exact on the dual-rail inputs with weights ``[w, -w]``
+    (see :func:`dual_rail_network`).
+    """
+    x = np.asarray(x, dtype=float)
+    out = np.empty((x.shape[0], 2 * x.shape[1]))
+    out[:, 0::2] = np.maximum(x, 0)
+    out[:, 1::2] = np.maximum(-x, 0)
+    return out
+
+
+def dual_rail_network(network: FeedForwardNetwork) -> FeedForwardNetwork:
+    """The same network taking dual-rail inputs: ``W' = [w, -w]`` per feature (SPEC §4)."""
+    first = network.layers[0]
+    w = np.empty((first.n_out, 2 * first.n_in))
+    w[:, 0::2] = first.weights
+    w[:, 1::2] = -first.weights
+    return FeedForwardNetwork((Layer(w, first.bias), *network.layers[1:]), network.activation)
+
+
+def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
+
+
+def load_dataset(name: str, seed: int = 0, test_fraction: float = 0.2) -> Dataset:
+    """One of :data:`DATASETS`, split (stratified) into train and test with ``seed``."""
+    from sklearn import datasets as sk
+
+    if name == "xor":
+        rng = np.random.default_rng(seed)
+        x = rng.uniform(0, 1, size=(400, 2))
+        y = ((x[:, 0] > 0.5) ^ (x[:, 1] > 0.5)).astype(np.int64)
+        desc = "XOR of two concentrations in [0, 1] (class 1 when exactly one is above 0.5); 400 generated samples"
+    elif name in ("iris", "wine", "breast-cancer", "digits"):
+        loader = {"iris": sk.load_iris, "wine": sk.load_wine, "breast-cancer": sk.load_breast_cancer,
+                  "digits": sk.load_digits}[name]
+        bunch = loader()
+        x, y = bunch.data, bunch.target
+        desc = f"scikit-learn's bundled {name} dataset ({x.shape[0]} samples, {x.shape[1]} features)"
+    else:
+        raise InputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    x, y = check_labelled(x, y, name)
+    x_tr, x_te, y_tr, y_te = split(x, y, test_fraction, seed)
+    return Dataset(name, x_tr, y_tr, x_te, y_te, int(y.max()) + 1, desc)
+
+
+@dataclass(frozen=True, eq=False)
+class Standardiser:
+    """``x' = (x - mean) / scale``, learned on a training split."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Standardiser:
+        scale = x.std(axis=0)
+        return cls(x.mean(axis=0), np.where(scale > 1e-12, scale, 1.0))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) / self.scale
+
+    def fold_into(self, network: FeedForwardNetwork) -> FeedForwardNetwork:
+        """The network that takes raw ``x``: ``W' = W diag(1/s)``, ``b' = b - W (m/s)`` (SPEC §4)."""
+        first = network.layers[0]
+        w = first.weights / self.scale
+        b = first.bias - first.weights @ (self.mean / self.scale)
+        return FeedForwardNetwork((Layer(w, b), *network.layers[1:]), network.activation)

@@ -1,0 +1,42 @@
+"""Shared fixtures: random networks with positive/negative/zero weights, and named tolerances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from crn2sbml.nn.network import FeedForwardNetwork
+
+STEADY_STATE_RTOL = 1e-6
+"""CRN steady state vs numpy forward pass (issue 2)."""
+
+ENCODING_RTOL = 1e-8
+"""Two encodings / simulators of the same ODE vs each other."""
+
+
+def random_network(seed: int, shape: tuple[int, ...], eps: float, zero_fraction: float = 0.2,
+                   scale: float = 1.0) -> FeedForwardNetwork:
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n_in, n_out in zip(shape, shape[1:], strict=False):
+        w = rng.normal(scale=scale / np.sqrt(n_in), size=(n_out, n_in))
+        w[rng.random(w.shape) < zero_fraction] = 0.0
+        b = rng.normal(scale=0.5, size=n_out)
+        b[rng.random(n_out) < zero_fraction] = 0.0
+        layers.append((w, b))
+    return FeedForwardNetwork.from_arrays(layers, eps=eps)
+
+
+RANDOM_CASES = [
+    # (seed, shape, eps)
+    (1, (2, 1), 1.0),
+    (2, (3, 4, 2), 0.1),
+    (3, (5, 6, 4, 3), 0.01),
+    (4, (4, 5, 5, 4, 2), 1e-3),
+    (5, (8, 3), 0.05),
+]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(12345)

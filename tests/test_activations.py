@@ -1,0 +1,65 @@
+"""σ_eps facts from SPEC §2 and the polynomial-activation checks of SPEC §5."""
+
+import numpy as np
+import pytest
+
+from crn2sbml.errors import ActivationError
+from crn2sbml.nn.activations import (
+    PolynomialActivation,
+    power_activation,
+    saturating_activation,
+    smoothed_relu,
+    smoothed_relu_activation,
+)
+
+U = np.linspace(-30, 30, 2001)
+
+
+@pytest.mark.parametrize("eps", [1e-3, 0.05, 1.0])
+def test_smoothed_relu_identities(eps):
+    s = smoothed_relu(U, eps)
+    assert np.all(s > 0)
+    np.testing.assert_allclose(s - smoothed_relu(-U, eps), U, atol=1e-12)
+    np.testing.assert_allclose(s * smoothed_relu(-U, eps), eps, rtol=1e-12)
+    gap = np.abs(s - np.maximum(U, 0))
+    assert gap.max() == pytest.approx(np.sqrt(eps), rel=1e-12)
+    assert U[np.argmax(gap)] == pytest.approx(0.0, abs=1e-9)
+    # it is the positive root of eps + u y - y^2
+    np.testing.assert_allclose(eps + U * s - s**2, 0, atol=1e-10 * (1 + U**2).max())
+
+
+def test_stable_form_for_very_negative_u():
+    u = np.array([-1e8, -1e5])
+    np.testing.assert_allclose(smoothed_relu(u, 0.01), 0.01 / np.abs(u), rtol=1e-8)
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_power_family_roots_and_derivative(k):
+    act = power_activation(0.05, k)
+    y = act(U)
+    assert np.all(y > 0)
+    np.testing.assert_allclose(act.f(y, U), 0, atol=1e-9)
+    h = 1e-6
+    fd = (act(U + h) - act(U - h)) / (2 * h)
+    np.testing.assert_allclose(act.derivative(U), fd, rtol=1e-5, atol=1e-8)
+    if k == 2:
+        np.testing.assert_allclose(act(U), smoothed_relu(U, 0.05), rtol=1e-12)
+        # numeric solver agrees with the closed form
+        np.testing.assert_allclose(act._solve(U), smoothed_relu(U, 0.05), rtol=1e-10)
+
+
+def test_saturating_activation_is_valid_and_sublinear():
+    act = saturating_activation(0.05, 0.1)
+    y = act(np.array([100.0, 400.0]))
+    assert y[1] / y[0] < 2.2  # grows like sqrt(u)
+
+
+def test_unrealisable_and_multi_root_polynomials_are_rejected():
+    with pytest.raises(ActivationError, match="no factor y"):
+        PolynomialActivation(((0, 0.1, 1.0), (2, -1.0, 0.0)))
+    with pytest.raises(ActivationError, match="f\\(0; u\\)"):
+        PolynomialActivation(((1, 0.0, 1.0), (2, -1.0, 0.0)))
+    # 0.1 - 3y + 3y^2 - y^3 has sign pattern + - + -  (three changes)
+    with pytest.raises(ActivationError, match="sign changes"):
+        PolynomialActivation(((0, 0.1, 0.0), (1, -3.0, 1.0), (2, 3.0, 0.0), (3, -1.0, 0.0)))
+    assert smoothed_relu_activation(0.1).is_smoothed_relu()

@@ -1,0 +1,116 @@
+"""Weights files, sample files and the CLI: good input round-trips, bad input gets a clear error and no files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from crn2sbml.cli import main
+from crn2sbml.errors import InputError, NetworkError
+from crn2sbml.io import load_samples, load_weights, save_weights
+from tests.conftest import STEADY_STATE_RTOL, random_network
+
+
+def _save(path, **arrays):
+    np.savez(path, **arrays)
+    return path
+
+
+def test_weights_round_trip(tmp_path):
+    net = random_network(31, (3, 4, 2), 0.02)
+    save_weights(tmp_path / "w.npz", net)
+    back = load_weights(tmp_path / "w.npz")
+    assert back.weights_hash() == net.weights_hash()
+    assert back.eps == 0.02
+
+
+@pytest.mark.parametrize(
+    "arrays,message",
+    [
+        ({"W1": np.ones((2, 3)), "b1": np.ones(3)}, "bias shape"),
+        ({"W1": np.ones((2, 3)), "b1": np.ones(2), "W2": np.ones((1, 3)), "b2": np.ones(1)}, "expects 3 inputs"),
+        ({"W1": np.array([[np.nan, 1.0]]), "b1": np.ones(1)}, "finite"),
+        ({"W1": np.ones((1, 2)), "b1": np.ones(1), "eps": np.array(0.0)}, "eps must be"),
+        ({"W1": np.ones((1, 2)), "b1": np.ones(1), "eps": np.array(-1.0)}, "eps must be"),
+        ({"W1": np.ones((1, 2))}, "missing b1"),
+        ({"W2": np.ones((1, 2)), "b2": np.ones(1)}, "without gaps"),
+        ({"W1": np.ones((1, 2)), "b1": np.ones(1), "junk": np.ones(1)}, "unexpected array"),
+    ],
+)
+def test_bad_weights_are_refused_with_file_name(tmp_path, arrays, message):
+    path = _save(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(NetworkError, match=message) as info:
+        load_weights(path)
+    assert "bad.npz" in str(info.value)
+
+
+def test_unreadable_and_missing_weights(tmp_path):
+    (tmp_path / "garbage.npz").write_bytes(b"not a zip file")
+    with pytest.raises(InputError, match="garbage.npz"):
+        load_weights(tmp_path / "garbage.npz")
+    with pytest.raises(InputError, match="not found"):
+        load_weights(tmp_path / "nope.npz")
+    # a pickled object array is refused, never unpickled
+    np.savez(tmp_path / "pickled.npz", W1=np.array([{"a": 1}], dtype=object), b1=np.ones(1))
+    with pytest.raises(InputError, match="pickled.npz"):
+        load_weights(tmp_path / "pickled.npz")
+
+
+def test_sample_files(tmp_path):
+    (tmp_path / "ok.csv").write_text("a,b\n1,2\n3,4.5\n")
+    np.testing.assert_array_equal(load_samples(tmp_path / "ok.csv"), [[1, 2], [3, 4.5]])
+    (tmp_path / "text.csv").write_text("1,2\n3,abc\n")
+    with pytest.raises(InputError, match="text.csv:2: non-numeric value 'abc'"):
+        load_samples(tmp_path / "text.csv")
+    (tmp_path / "ragged.csv").write_text("1,2\n3\n")
+    with pytest.raises(InputError, match="columns"):
+        load_samples(tmp_path / "ragged.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match="no samples"):
+        load_samples(tmp_path / "empty.csv")
+
+
+def test_cli_compile_and_simulate(tmp_path, capsys, rng):
+    net = random_network(32, (3, 5, 2), 0.05)
+    save_weights(tmp_path / "w.npz", net)
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    assert "0 errors, 0 warnings" in capsys.readouterr().out
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["input_species"] == ["x1", "x2", "x3"]
+    assert manifest["output_species"] == ["y1", "y2"]
+    assert manifest["weights_sha256"] == net.weights_hash()
+    x = rng.uniform(0, 1, size=(5, 3))
+    np.save(tmp_path / "x.npy", x)
+    for encoding in ("lumped", "elementary"):
+        out = tmp_path / f"out_{encoding}.csv"
+        code = main(["simulate", str(tmp_path / "m"), "--inputs", str(tmp_path / "x.npy"), "--out", str(out),
+                     "--encoding", encoding, "-q"])
+        assert code == 0
+        table = np.loadtxt(out, delimiter=",", skiprows=1)
+        np.testing.assert_allclose(table[:, :2], net.forward(x), rtol=STEADY_STATE_RTOL)
+        assert np.all(table[:, 4] == 1)
+
+
+def test_cli_bad_inputs_leave_no_output(tmp_path, capsys):
+    save_weights(tmp_path / "w.npz", random_network(33, (3, 2), 0.05))
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    for name, content, message in [
+        ("neg.csv", "1,-2,3\n", "must be >= 0"),
+        ("short.csv", "1,2\n", "expected 3 features"),
+        ("nan.csv", "1,nan,3\n", "non-finite"),
+    ]:
+        (tmp_path / name).write_text(content)
+        out = tmp_path / f"{name}.out.csv"
+        assert main(["simulate", str(tmp_path / "m"), "--inputs", str(tmp_path / name), "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert message in err and name in err
+        assert not out.exists()
+    # an output folder that cannot be written: a path below a regular file
+    (tmp_path / "file").write_text("x")
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "file" / "sub")]) == 1
+    assert "cannot write" in capsys.readouterr().err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, W1=np.ones((2, 3)), b1=np.ones(3))
+    assert main(["compile", str(bad), "--out", str(tmp_path / "never")]) == 1
+    assert not (tmp_path / "never").exists()
+    assert list(tmp_path.glob("**/*.tmp")) == []

@@ -1,0 +1,70 @@
+"""The central claim: the CRN's steady state (read back from the written SBML) equals the forward pass."""
+
+import libsbml
+import numpy as np
+import pytest
+
+from crn2sbml.compiler import compile_network
+from crn2sbml.errors import SimulationError
+from crn2sbml.io import write_model_folder
+from crn2sbml.simulate import roadrunner_simulator
+from crn2sbml.simulate.scipy_reference import ScipySimulator
+from tests.conftest import ENCODING_RTOL, RANDOM_CASES, STEADY_STATE_RTOL, random_network
+
+MAX_RELATIVE_ERRORS: dict[str, float] = {}
+
+
+@pytest.mark.parametrize("seed,shape,eps", RANDOM_CASES)
+def test_written_sbml_settles_to_forward_pass(seed, shape, eps, tmp_path, rng):
+    net = random_network(seed, shape, eps)
+    compiled = compile_network(net)
+    files = write_model_folder(compiled, tmp_path / "model")
+    sbml = files["model.xml"].read_text()
+    doc = libsbml.readSBMLFromString(sbml)
+    assert doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) == 0
+    x = rng.uniform(0, 2, size=(6, net.n_inputs))
+    x[0] = 0.0  # all inputs off
+    result = roadrunner_simulator(compiled, encoding="elementary", sbml=sbml).settle(x).require_converged()
+    expected = net.forward(x)
+    rel = np.max(np.abs(result.outputs - expected) / expected)
+    MAX_RELATIVE_ERRORS[f"{shape} eps={eps}"] = rel
+    assert rel < STEADY_STATE_RTOL
+    hidden = np.concatenate(net.activations(x), axis=1)
+    np.testing.assert_allclose(result.states, hidden, rtol=STEADY_STATE_RTOL)
+
+
+@pytest.mark.parametrize("seed,shape,eps", RANDOM_CASES[:3])
+def test_scipy_reference_agrees_with_roadrunner(seed, shape, eps, rng):
+    compiled = compile_network(random_network(seed, shape, eps))
+    x = rng.uniform(0, 1, size=(3, compiled.network.n_inputs))
+    ref = ScipySimulator(compiled).settle(x).require_converged()
+    for encoding in ("elementary", "lumped"):
+        rr = roadrunner_simulator(compiled, encoding=encoding).settle(x).require_converged()
+        np.testing.assert_allclose(rr.outputs, ref.outputs, rtol=ENCODING_RTOL)
+
+
+def test_every_initial_state_reaches_the_same_fixed_point(rng):
+    net = random_network(21, (4, 6, 3), 0.05)
+    compiled = compile_network(net)
+    sim = roadrunner_simulator(compiled)
+    x = rng.uniform(0, 1, size=(1, 4))
+    n = sum(len(layer) for layer in compiled.layer_species)
+    starts = [np.zeros(n), rng.uniform(0, 1, n), np.full(n, 1e3)]
+    finals = [sim.settle(x, initial_state=y0).require_converged().states[0] for y0 in starts]
+    for final in finals:
+        np.testing.assert_allclose(final, np.concatenate(net.activations(x), axis=1)[0], rtol=STEADY_STATE_RTOL)
+
+
+def test_time_scale_keeps_fixed_point_and_speeds_up(rng):
+    net = random_network(22, (3, 4, 2), 0.05)
+    x = rng.uniform(0, 1, size=(2, 3))
+    slow = roadrunner_simulator(compile_network(net, 1.0)).settle(x).require_converged()
+    fast = roadrunner_simulator(compile_network(net, 10.0)).settle(x).require_converged()
+    np.testing.assert_allclose(slow.outputs, fast.outputs, rtol=ENCODING_RTOL)
+    assert np.all(fast.settle_time < slow.settle_time / 5)
+
+
+def test_bad_initial_state_is_refused():
+    compiled = compile_network(random_network(23, (2, 2), 0.1))
+    with pytest.raises(SimulationError, match="initial state"):
+        roadrunner_simulator(compiled).settle(np.ones((1, 2)), initial_state=np.array([-1.0, 0.0]))

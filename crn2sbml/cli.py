@@ -64,6 +64,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from crn2sbml.errors import InputError
+    from crn2sbml.zoo import ZOO, build_zoo, zoo_table
+
+    unknown = [n for n in args.only or [] if n not in ZOO]
+    if unknown:
+        raise InputError(f"unknown zoo model(s) {unknown}; choose from {', '.join(ZOO)}")
+    rows = build_zoo(args.only or None, progress=True)
+    print(zoo_table(rows))
+    return 0 if all(r["all_agree"] for r in rows) else 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crn2sbml", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -83,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=1e-10, help="stop when max |dy/dt|/y is below this")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")
+    p.add_argument("--only", nargs="*", help="model names (default: all)")
+    p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("demo", help="run the whole chain on the built-in digits classifier")
     p.add_argument("--out", type=Path, default=Path("demo-output"))

@@ -161,7 +161,7 @@ def train(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig(), pro
         history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
                         "val_metric": val_metric})
         bar.set_postfix(loss=f"{np.mean(losses):.4f}", val_loss=f"{val_loss:.4f}",
-                        **({"val_acc": f"{val_metric:.3f}"} if config.task == "classification" else {}))
+                        refresh=False, **({"val_acc": f"{val_metric:.3f}"} if config.task == "classification" else {}))
         if val_loss < best[0] - 1e-6:
             best = (val_loss, epoch, params)
         elif n_val and epoch - best[1] >= config.patience:

@@ -1,0 +1,103 @@
+"""Training, datasets and the exact folding of preprocessing into the first layer."""
+
+import numpy as np
+import pytest
+
+from crn2sbml.errors import InputError
+from crn2sbml.nn.activations import power_activation
+from crn2sbml.nn.datasets import (
+    DATASETS,
+    Standardiser,
+    check_labelled,
+    dual_rail,
+    dual_rail_network,
+    load_dataset,
+)
+from crn2sbml.nn.train import TrainConfig, accuracy, jax_activation, train
+from tests.conftest import random_network
+
+
+def test_training_is_reproducible_and_learns_xor():
+    data = load_dataset("xor", seed=3)
+    config = TrainConfig(hidden=(8,), epochs=150, seed=7, batch_size=32)
+    a = train(data.x_train, data.y_train, config, progress=False)
+    b = train(data.x_train, data.y_train, config, progress=False)
+    assert a.network.weights_hash() == b.network.weights_hash()
+    assert accuracy(a.network, data.x_test, data.y_test) >= 0.9
+    c = train(data.x_train, data.y_train, TrainConfig(hidden=(8,), epochs=150, seed=8), progress=False)
+    assert c.network.weights_hash() != a.network.weights_hash()
+
+
+def test_early_stopping_stops_before_the_epoch_budget():
+    data = load_dataset("iris")
+    result = train(data.x_train, data.y_train, TrainConfig(hidden=(8,), epochs=2000, patience=5,
+                                                             learning_rate=5e-2), progress=False)
+    assert len(result.history) < 2000
+    assert len(result.history) - 1 - result.best_epoch == 5
+
+
+def test_regression_with_mse():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(300, 2))
+    y = x[:, :1] + x[:, 1:]
+    result = train(x, y, TrainConfig(hidden=(8,), epochs=200, task="regression", learning_rate=1e-2),
+                   progress=False)
+    assert np.mean((result.network.forward(x) - y) ** 2) < 0.01
+
+
+def test_jax_activation_matches_numpy_and_has_implicit_gradient():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    act = power_activation(0.05, 3)
+    f = jax_activation(act)
+    u = np.linspace(-4, 4, 17)
+    np.testing.assert_allclose(np.asarray(f(u)), act(u), rtol=1e-10)
+    grads = np.asarray(jax.vmap(jax.grad(f))(u))
+    np.testing.assert_allclose(grads, act.derivative(u), rtol=1e-8)
+
+
+def test_standardisation_folds_exactly(rng):
+    net = random_network(41, (5, 4, 3), 0.05)
+    x = rng.uniform(0, 10, size=(50, 5))
+    s = Standardiser.fit(x)
+    np.testing.assert_allclose(s.fold_into(net).forward(x), _signed_forward(net, s(x)), rtol=1e-12)
+
+
+def test_dual_rail_is_exact(rng):
+    net = random_network(42, (3, 4, 2), 0.05)
+    x = rng.normal(size=(20, 3))
+    np.testing.assert_allclose(dual_rail_network(net).forward(dual_rail(x)), _signed_forward(net, x), rtol=1e-12)
+
+
+def _signed_forward(net, x):
+    # forward pass without the non-negativity check on inputs
+    h = x
+    for layer in net.layers:
+        h = net.activation(h @ layer.weights.T + layer.bias)
+    return h
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_datasets_are_non_negative_and_split(name):
+    data = load_dataset(name)
+    assert data.x_train.min() >= 0 and data.x_test.min() >= 0
+    assert len(data.x_test) > 0 and set(np.unique(data.y_test)) <= set(range(data.n_classes))
+    if name == "digits":
+        assert data.x_test.shape == (360, 64)
+
+
+def test_bad_training_data_is_refused():
+    x = np.ones((4, 2))
+    with pytest.raises(InputError, match="3 labels for 4 samples"):
+        check_labelled(x, np.zeros(3, dtype=int))
+    with pytest.raises(InputError, match="non-empty"):
+        check_labelled(np.ones((0, 2)), np.zeros(0, dtype=int))
+    with pytest.raises(InputError, match="NaN or inf feature at sample 1, feature 0"):
+        check_labelled(np.array([[1.0, 1.0], [np.nan, 1.0]]), np.zeros(2, dtype=int))
+    with pytest.raises(InputError, match="negative raw feature .* dual_rail"):
+        check_labelled(np.array([[1.0, -1.0]]), np.zeros(1, dtype=int))
+    with pytest.raises(InputError, match="numeric"):
+        check_labelled(np.array([["a", "b"]]), np.zeros(1, dtype=int))
+    with pytest.raises(InputError, match="unknown dataset"):
+        load_dataset("mnist-from-the-internet")

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,60 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from crn2sbml.compiler import compile_network
+    from crn2sbml.io import load_labelled_csv, write_json, write_model_folder
+    from crn2sbml.nn.activations import make_activation
+    from crn2sbml.nn.datasets import check_labelled, load_dataset, split
+    from crn2sbml.nn.train import TrainConfig, accuracy, train
+
+    if args.csv:
+        x, y = check_labelled(*load_labelled_csv(args.csv), where=str(args.csv))
+        if len(x) < 5:
+            raise Crn2SbmlError(f"{args.csv}: {len(x)} samples are too few to split into train and test")
+        x_train, x_test, y_train, y_test = split(x, y, 0.2, args.seed)
+        source = str(args.csv)
+    else:
+        data = load_dataset(args.dataset, seed=args.seed)
+        x_train, x_test, y_train, y_test = data.x_train, data.x_test, data.y_train, data.y_test
+        source = data.description
+    activation = make_activation(args.activation, args.eps)
+    config = TrainConfig(hidden=tuple(args.hidden), eps=args.eps, learning_rate=args.lr, epochs=args.epochs,
+                         batch_size=args.batch_size, seed=args.seed, activation=activation)
+    started = time.perf_counter()
+    result = train(x_train, y_train, config, progress=not args.quiet)
+    seconds = time.perf_counter() - started
+    compiled = compile_network(result.network)
+    write_model_folder(compiled, args.out)
+    metrics = {"source": source, "train_accuracy": accuracy(result.network, x_train, y_train),
+               "test_accuracy": accuracy(result.network, x_test, y_test), "best_epoch": result.best_epoch,
+               "epochs_run": len(result.history), "train_seconds": seconds}
+    write_json(Path(args.out) / "training.json", metrics)
+    print(f"trained {result.network.shape_text()} ({args.activation}, eps {args.eps:g}) in {seconds:.1f} s: "
+          f"test accuracy {metrics['test_accuracy']:.4f}; compiled to {len(compiled.crn.reactions)} reactions "
+          f"in {args.out}/")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from crn2sbml.errors import InputError
+    from crn2sbml.io import save_weights
+    from crn2sbml.nn.importers import from_onnx, from_safetensors
+
+    suffix = args.model.suffix.lower()
+    if suffix == ".onnx":
+        network = from_onnx(args.model, eps=args.eps)
+    elif suffix == ".safetensors":
+        network = from_safetensors(args.model, eps=args.eps)
+    else:
+        raise InputError(f"{args.model}: expected a .onnx or .safetensors file (scikit-learn models: use the "
+                         "Python API crn2sbml.nn.importers.from_sklearn; pickles are never loaded)")
+    save_weights(args.out, network)
+    print(f"imported {network.shape_text()} network from {args.model} (ReLU -> σ_eps, eps {args.eps:g}); "
+          f"wrote {args.out}")
+    return 0
+
+
 def _cmd_zoo(args: argparse.Namespace) -> int:
     from crn2sbml.errors import InputError
     from crn2sbml.zoo import ZOO, build_zoo, zoo_table
@@ -77,6 +132,9 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crn2sbml.nn.activations import ACTIVATIONS
+    from crn2sbml.nn.datasets import DATASETS
+
     parser = argparse.ArgumentParser(prog="crn2sbml", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tolerance", type=float, default=1e-10, help="stop when max |dy/dt|/y is below this")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser("train", help="train a classifier on a bundled dataset or a CSV, then compile it")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", choices=DATASETS)
+    src.add_argument("--csv", type=Path, help="features then an integer label in the last column")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--hidden", type=int, nargs="*", default=[16], help="hidden layer sizes")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="smoothed_relu")
+    p.add_argument("--eps", type=float, default=0.05)
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--epochs", type=int, default=400)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("import", help="ONNX (Gemm/MatMul/Add/Relu) or safetensors weights -> weights .npz")
+    p.add_argument("model", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="weights .npz to write")
+    p.add_argument("--eps", type=float, default=0.05)
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")
     p.add_argument("--only", nargs="*", help="model names (default: all)")

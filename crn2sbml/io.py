@@ -226,3 +226,15 @@ def write_model_folder(compiled, folder: str | Path) -> dict[str, Path]:
     }
     write_files_atomic(files)
     return {p.name: p for p in files}
+
+
+def load_labelled_csv(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Training data from CSV: feature columns then an integer class label in the last column."""
+    table = load_samples(path)
+    if table.shape[1] < 2:
+        raise InputError(f"{path}: need at least one feature column and a label column")
+    labels = table[:, -1]
+    if np.any(labels != np.round(labels)) or np.any(labels < 0):
+        row = int(np.nonzero((labels != np.round(labels)) | (labels < 0))[0][0])
+        raise InputError(f"{path}: label {labels[row]} in data row {row + 1} is not a non-negative integer class")
+    return table[:, :-1], labels.astype(np.int64)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from crn2sbml.compiler import CompiledNetwork, compile_network
 from crn2sbml.io import load_weights, write_atomic, write_json, write_model_folder
+from crn2sbml.nn.activations import make_activation
 from crn2sbml.nn.datasets import Dataset, load_dataset
 from crn2sbml.nn.train import TrainConfig, accuracy, train
 from crn2sbml.simulate import roadrunner_simulator
@@ -38,10 +39,12 @@ class ZooSpec:
     epochs: int = 400
     batch_size: int = 32
     seed: int = 0
+    activation: str = "smoothed_relu"
 
     def config(self) -> TrainConfig:
         return TrainConfig(hidden=self.hidden, eps=self.eps, learning_rate=self.learning_rate, epochs=self.epochs,
-                           batch_size=self.batch_size, seed=self.seed)
+                           batch_size=self.batch_size, seed=self.seed,
+                           activation=make_activation(self.activation, self.eps))
 
 
 ZOO: dict[str, ZooSpec] = {
@@ -52,6 +55,8 @@ ZOO: dict[str, ZooSpec] = {
         ZooSpec("wine", "wine", (8,)),
         ZooSpec("breast-cancer", "breast-cancer", (8,), learning_rate=3e-3),
         ZooSpec("digits", "digits", (16,), batch_size=64),
+        ZooSpec("iris-power3", "iris", (8,), activation="power3"),
+        ZooSpec("wine-saturating", "wine", (8,), activation="saturating"),
     )
 }
 
@@ -90,15 +95,17 @@ def validate_model(folder: Path, data: Dataset, out: Path, progress=None) -> Cla
 def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_acc: float,
                  agreement: ClassificationAgreement) -> str:
     net = compiled.network
+    n_species, n_reactions = len(compiled.crn.species), len(compiled.crn.reactions)
     return f"""# {spec.name}
 
 - **Dataset**: {data.description}; stratified split with seed {spec.seed}: {len(data.x_train)} training
   samples, {len(data.x_test)} test samples. Raw features are concentrations; the standardisation learned on
   the training split is folded into the first layer.
-- **Architecture**: {net.shape_text()}, σ_eps on every layer, eps = {net.eps:g}, time scale c = {compiled.time_scale:g}.
+- **Architecture**: {net.shape_text()}; activation on every layer: {net.activation.name}, the positive root of
+  dy/dt = {net.activation.describe()} (eps = {net.eps:g}); time scale c = {compiled.time_scale:g}.
 - **Training**: JAX + optax AdamW, lr {spec.learning_rate:g}, batch {spec.batch_size}, up to {spec.epochs} epochs,
   early stopping on a 15 % validation split (`crn2sbml zoo --only {spec.name}` rebuilds it).
-- **Reaction network**: {len(compiled.crn.species)} species ({net.n_inputs} clamped inputs), {len(compiled.crn.reactions)} reactions.
+- **Reaction network**: {n_species} species ({net.n_inputs} clamped inputs), {n_reactions} reactions.
 - **Network test accuracy**: {agreement.network_accuracy:.4f} (training accuracy {train_acc:.4f})
 - **CRN test accuracy** (every test sample settled in libRoadRunner from `model.xml`): {agreement.crn_accuracy:.4f};
   {agreement.agreeing_samples}/{agreement.n_samples} samples predict the same class as the network;

@@ -151,15 +151,16 @@ class PolynomialActivation:
         return {"activation_terms": arr}
 
     def describe(self) -> str:
-        """Human-readable form, e.g. ``0.05 + u·y - 1·y^2``."""
+        """Human-readable form, e.g. ``0.05 + u·y - y^2``."""
         parts = []
         for p, a, b in self.terms:
-            mono = "" if p == 0 else ("·y" if p == 1 else f"·y^{p}")
-            if a:
-                parts.append(f"{a:+g}{mono}")
-            if b:
-                parts.append(f"{b:+g}·u{mono}")
-        return " ".join(parts).lstrip("+")
+            mono = "" if p == 0 else ("y" if p == 1 else f"y^{p}")
+            for coef, symbol in ((a, ""), (b, "u")):
+                if coef:
+                    factors = [f"{abs(coef):g}"] if abs(coef) != 1 or not (symbol or mono) else []
+                    parts.append(("- " if coef < 0 else "+ ") + "·".join(factors + [x for x in (symbol, mono) if x]))
+        text = " ".join(parts)
+        return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 
 def smoothed_relu(u: np.ndarray, eps: float) -> np.ndarray:
@@ -206,3 +207,19 @@ def activation_from_arrays(terms: np.ndarray, name: str = "polynomial") -> Polyn
     if act.is_smoothed_relu():
         return PolynomialActivation(tuples, name="smoothed_relu")
     return act
+
+
+ACTIVATIONS = ("smoothed_relu", "power3", "power4", "saturating")
+
+
+def make_activation(name: str, eps: float) -> PolynomialActivation:
+    """One of :data:`ACTIVATIONS` with inflow ``eps``."""
+    if not (np.isfinite(eps) and eps > 0):
+        raise ActivationError(f"eps must be finite and > 0, got {eps}")
+    if name == "smoothed_relu":
+        return smoothed_relu_activation(eps)
+    if name in ("power3", "power4"):
+        return power_activation(eps, int(name[-1]))
+    if name == "saturating":
+        return saturating_activation(eps)
+    raise ActivationError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")

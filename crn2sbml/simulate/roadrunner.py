@@ -43,6 +43,7 @@ def load_roadrunner(sbml: str):
     r.integrator.setValue("relative_tolerance", 1e-12)
     r.integrator.setValue("absolute_tolerance", 1e-16)
     r.integrator.setValue("stiff", True)
+    r.integrator.setValue("maximum_num_steps", 100000)
     return r
 
 
@@ -91,20 +92,22 @@ class RoadRunnerSimulator(AbstractSimulator):
         outputs = states[:, self._output_cols]
         return SteadyStates(outputs, states, residual, times, self.name, self.encoding, self.tolerance)
 
-    def _settle_one(self, x: np.ndarray, y0: np.ndarray | None) -> tuple[np.ndarray, float, float]:
-        r = self.runner
-        model = r.model
-        r.reset()
-        values = np.array(model.getBoundarySpeciesConcentrations(), dtype=float)
-        if values.size != self._n_boundary:
-            values = np.zeros(self._n_boundary)
+    def _start(self, x: np.ndarray, y0: np.ndarray | None) -> None:
+        """Reset to the model's initial state, clamp the inputs to ``x`` and optionally set the neurons."""
+        model = self.runner.model
+        self.runner.reset()
+        values = np.zeros(self._n_boundary)
         values[self._input_pos] = x
         model.setBoundarySpeciesConcentrations(values)
         if y0 is not None:
             conc = np.array(model.getFloatingSpeciesConcentrations(), dtype=float)
             conc[self._neuron_pos] = y0
             model.setFloatingSpeciesConcentrations(conc)
-        r.integrator.setValue("maximum_num_steps", 100000)
+
+    def _settle_one(self, x: np.ndarray, y0: np.ndarray | None) -> tuple[np.ndarray, float, float]:
+        r = self.runner
+        model = r.model
+        self._start(x, y0)
         t, dt = 0.0, 2.0 * self.relax_time
         res = np.inf
         while True:
@@ -119,3 +122,15 @@ class RoadRunnerSimulator(AbstractSimulator):
             if res <= self.tolerance or t >= self.max_time:
                 return y, res, t
             dt = min(dt * 1.5, self.max_time - t)
+
+    def trajectory(self, x: np.ndarray, y0: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """Neuron concentrations ``(len(times), n_neurons)`` from ``y0`` with inputs ``x`` clamped."""
+        r = self.runner
+        model = r.model
+        self._start(x, y0)
+        out = np.empty((len(times), self._neuron_pos.size))
+        out[0] = y0
+        for i in range(1, len(times)):
+            r.simulate(float(times[i - 1]), float(times[i]), 2)
+            out[i] = np.array(model.getFloatingSpeciesConcentrations(), dtype=float)[self._neuron_pos]
+        return out

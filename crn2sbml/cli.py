@@ -58,6 +58,25 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0 if result.converged.all() else 2
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from crn2sbml.validate.report import build_report
+    from crn2sbml.zoo import ZOO
+
+    names = args.only or list(ZOO)
+    with tqdm(total=len(names), desc="validating zoo models", unit="model", file=sys.stderr) as bar:
+        reports = build_report(names, progress=lambda _name: bar.update(1))
+    for r in reports:
+        rr, cp = r["roadrunner"], r["copasi"]
+        print(f"{r['model']:<16} agree {rr['agreeing_samples']}/{rr['n_samples']}  COPASI-roadrunner "
+              f"{cp['max_rel_diff_copasi_vs_roadrunner']:.1e}  rate/bound {r['decay_rates']['min_ratio_to_bound']:.3f}"
+              f"  sensitivity error {r['sensitivities']['max_relative_error']:.1e}  "
+              f"{'passed' if r['passed'] else 'FAILED'}")
+    print("wrote validation/README.md")
+    return 0 if all(r["passed"] for r in reports) else 2
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from crn2sbml.demo import run_demo
 
@@ -178,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")
     p.add_argument("--only", nargs="*", help="model names (default: all)")
     p.set_defaults(func=_cmd_zoo)
+
+    p = sub.add_parser("report", help="regenerate validation/: COPASI cross-check and theory checks per zoo model")
+    p.add_argument("--only", nargs="*", help="model names (default: all)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="run the whole chain on the built-in digits classifier")
     p.add_argument("--out", type=Path, default=Path("demo-output"))

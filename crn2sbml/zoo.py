@@ -17,7 +17,8 @@ from crn2sbml.io import load_weights, write_atomic, write_json, write_model_fold
 from crn2sbml.nn.activations import make_activation
 from crn2sbml.nn.datasets import Dataset, load_dataset
 from crn2sbml.nn.train import TrainConfig, accuracy, train
-from crn2sbml.simulate import roadrunner_simulator
+from crn2sbml.simulate import SteadyStates, roadrunner_simulator
+from crn2sbml.simulate.copasi import write_cps
 from crn2sbml.validate.equivalence import ClassificationAgreement, compare_classification
 from crn2sbml.validate.plots import agreement_figure
 from crn2sbml.validate.sbml_check import check_sbml
@@ -76,7 +77,9 @@ def settle_test_set(compiled: CompiledNetwork, sbml: str, data: Dataset, progres
     return sim.settle(data.x_test, progress=progress)
 
 
-def validate_model(folder: Path, data: Dataset, out: Path, progress=None) -> ClassificationAgreement:
+def validate_model(
+    folder: Path, data: Dataset, out: Path, progress=None
+) -> tuple[ClassificationAgreement, SteadyStates]:
     """Settle every test sample from the shipped ``model.xml``; write ``agreement.json`` and ``agreement.png``."""
     network = load_weights(folder / "weights.npz")
     compiled = compile_network(network)
@@ -89,7 +92,7 @@ def validate_model(folder: Path, data: Dataset, out: Path, progress=None) -> Cla
                                         "simulate_seconds": seconds})
     write_atomic(out / "agreement.png", agreement_figure(folder.name, network.forward(data.x_test),
                                                          states.outputs, data.y_test, data.n_classes))
-    return agreement
+    return agreement, states
 
 
 def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_acc: float,
@@ -112,7 +115,8 @@ def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_
   max |CRN − network| output difference {agreement.max_abs_difference:.2e}.
 
 Files: `weights.npz` (W1, b1, …, eps), `model.xml` (SBML L3V2, elementary mass action), `model.ant`
-(Antimony), `manifest.json` (input/output species order, eps, weights hash). Evidence: `validation/{spec.name}/`.
+(Antimony), `manifest.json` (input/output species order, eps, weights hash), `model.cps` (COPASI, with a
+time course ready to run on the first test sample). Evidence: `validation/{spec.name}/`.
 """
 
 
@@ -125,7 +129,9 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
     folder = models / spec.name
     written = write_model_folder(compiled, folder)
     check = check_sbml(written["model.xml"].read_text())
-    agreement = validate_model(folder, data, validation / spec.name)
+    agreement, _ = validate_model(folder, data, validation / spec.name)
+    write_cps(written["model.xml"].read_text(), folder / "model.cps", input_values=data.x_test[0],
+              eps=compiled.eps, time_scale=compiled.time_scale)
     train_acc = accuracy(result.network, data.x_train, data.y_train)
     write_atomic(folder / "README.md", model_readme(spec, data, compiled, train_acc, agreement))
     summary = {"model": spec.name, "shape": compiled.network.shape_text(), "spec": asdict(spec),

@@ -101,3 +101,19 @@ def test_bad_training_data_is_refused():
         check_labelled(np.array([["a", "b"]]), np.zeros(1, dtype=int))
     with pytest.raises(InputError, match="unknown dataset"):
         load_dataset("mnist-from-the-internet")
+
+
+def test_training_ignores_the_global_x64_switch():
+    import jax
+
+    data = load_dataset("iris")
+    config = TrainConfig(hidden=(4,), epochs=20, seed=1)
+    before = jax.config.jax_enable_x64
+    try:
+        jax.config.update("jax_enable_x64", False)
+        a = train(data.x_train, data.y_train, config, progress=False).network.weights_hash()
+        jax.config.update("jax_enable_x64", True)
+        b = train(data.x_train, data.y_train, config, progress=False).network.weights_hash()
+    finally:
+        jax.config.update("jax_enable_x64", before)
+    assert a == b

@@ -87,7 +87,18 @@ def jax_activation(activation: PolynomialActivation):
 
 def train(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig(), progress: bool = True) -> TrainResult:
     """Train on raw non-negative features ``x`` ``(n, d)``; ``y`` integer labels (classification) or
-    ``(n,)``/``(n, k)`` non-negative targets (regression). Returns a network that takes raw features."""
+    ``(n,)``/``(n, k)`` non-negative targets (regression). Returns a network that takes raw features.
+
+    Training always runs in 32-bit JAX, whatever ``jax_enable_x64`` is set to elsewhere in the process, so
+    a seed gives bit-identical weights in every process (the model zoo relies on this).
+    """
+    import jax
+
+    with jax.enable_x64(False):
+        return _train(x, y, config, progress)
+
+
+def _train(x: np.ndarray, y: np.ndarray, config: TrainConfig, progress: bool) -> TrainResult:
     import jax
     import jax.numpy as jnp
     import optax
@@ -111,13 +122,16 @@ def train(x: np.ndarray, y: np.ndarray, config: TrainConfig = TrainConfig(), pro
     if len(tr) == 0:
         raise InputError("training split is empty")
     standardiser = Standardiser.fit(x[tr])
-    xs = standardiser(x)
+    xs = standardiser(x).astype(np.float32)
+    if config.task == "regression":
+        y = y.astype(np.float32)
     sizes = (x.shape[1], *config.hidden, n_out)
     key = jax.random.PRNGKey(config.seed)
     params = []
     for n_in, n_o in zip(sizes, sizes[1:], strict=False):
         key, sub = jax.random.split(key)
-        params.append((jax.random.normal(sub, (n_o, n_in)) * jnp.sqrt(2.0 / n_in), jnp.zeros(n_o)))
+        w = jax.random.normal(sub, (n_o, n_in), dtype=jnp.float32) * np.float32(np.sqrt(2.0 / n_in))
+        params.append((w, jnp.zeros(n_o, dtype=jnp.float32)))
 
     def forward(params, xb):
         h = xb

@@ -1,0 +1,389 @@
+"""COPASI backend: settle the elementary SBML model in COPASI's LSODA, and write a ready-to-run ``.cps`` file.
+
+The SBML text is imported *unchanged* with ``CDataModel.importSBMLFromString`` into a datamodel of COPASI's
+global ``CRootContainer``; the input species are boundary species, which COPASI imports as *fixed* species
+(``CModelEntity.Status_FIXED``), so clamping an input means setting its initial concentration.
+
+Per sample :class:`CopasiSimulator` sets the initial concentrations of the inputs (and of the neurons), calls
+``CModel.updateInitialValues(CCore.Framework_Concentration)`` so COPASI recomputes the initial particle numbers
+from them, and runs the ``Time-Course`` task (deterministic LSODA, no time series) in growing chunks:
+``process(True)`` for the first chunk starts from the initial values, ``process(False)`` continues from the state
+the previous chunk ended in. After each chunk the stopping rule of :mod:`crn2sbml.simulate.base` is evaluated
+with ``dy/dt`` taken from COPASI itself: ``CMetab.getConcentrationRate()`` is the right-hand side of the ODE at
+the chunk's end state (mol/L/s; checked against the analytic right-hand side to ~1e-15 relative).
+
+Tolerances: relative 1e-12, absolute 1e-14. COPASI integrates particle numbers and scales the absolute
+tolerance of a species by ``min(V·N_A, initial particle number)`` (or ``max(1, V·N_A)`` when that is zero), so
+1e-14 acts as an absolute tolerance of about 1e-14 mol/L on concentrations in the 1 L compartment.
+
+The datamodel lives in COPASI's global root container; :meth:`CopasiSimulator.close` (also run by ``with`` and,
+as a last resort, when the simulator is garbage collected) removes it with ``CRootContainer.removeDatamodel``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import locale
+import logging
+import math
+import os
+import re
+import secrets
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from crn2sbml.errors import InputError, SimulationError
+from crn2sbml.simulate.base import (
+    DEFAULT_TOLERANCE,
+    AbstractSimulator,
+    SteadyStates,
+    initial_states,
+    relative_rate,
+)
+
+if TYPE_CHECKING:
+    from crn2sbml.compiler import CompiledNetwork
+
+log = logging.getLogger(__name__)
+
+RELATIVE_TOLERANCE = 1e-12
+"""LSODA relative tolerance (dimensionless)."""
+
+ABSOLUTE_TOLERANCE = 1e-14
+"""LSODA absolute tolerance; COPASI scales it per species so it acts on concentrations (mol/L)."""
+
+MAX_INTERNAL_STEPS = 100_000
+"""LSODA internal steps allowed per integration chunk."""
+
+CPS_RELAXATION_TIMES = 20
+"""Default ``.cps`` duration, in relaxation times ``1 / (2 sqrt(eps) c)``."""
+
+CPS_STEPS = 500
+"""Default number of output intervals of the ``.cps`` time course."""
+
+_PLOT_CONCENTRATIONS = 0
+"""``COutputAssistant`` id of the default plot 'Concentrations, Volumes, and Global Quantity Values'."""
+
+_FLOAT = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
+_NOTES_PATTERN = re.compile(rf"eps = {_FLOAT}, time scale c = {_FLOAT}")
+"""How :func:`crn2sbml.export.sbml.to_sbml` writes eps and the time scale into the model notes."""
+
+
+@contextlib.contextmanager
+def copasi_locale() -> Iterator[None]:
+    """Run COPASI calls with ``LC_NUMERIC=C`` and give the caller's locale back afterwards.
+
+    Importing COPASI, ``importSBMLFromString`` and ``loadModel`` call ``setlocale(LC_ALL, "C")`` and leave it
+    so: Python's preferred encoding then drops to ASCII for the rest of the process and every ``open()`` /
+    ``read_text()`` without an explicit encoding fails on UTF-8 files. ``setlocale`` is process-global, so do
+    not run COPASI calls concurrently with locale-dependent work in other threads.
+    """
+    saved = locale.setlocale(locale.LC_ALL, None)
+    try:
+        locale.setlocale(locale.LC_NUMERIC, "C")
+        yield
+    finally:
+        locale.setlocale(locale.LC_ALL, saved)
+
+
+def copasi_module():
+    """The ``COPASI`` Python module, imported without letting it change the process locale."""
+    try:
+        with copasi_locale():
+            import COPASI
+    except ImportError as exc:  # pragma: no cover - python-copasi is a dependency
+        raise SimulationError("the copasi backend needs python-copasi (pip install python-copasi)") from exc
+    return COPASI
+
+
+def _messages() -> str:
+    """COPASI's pending messages (errors and warnings) as one line; clears COPASI's message queue."""
+    text = copasi_module().CCopasiMessage.getAllMessageText(True)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip() and not line.startswith(">"))
+
+
+def _remove_datamodel(datamodel: Any) -> None:
+    copasi_module().CRootContainer.removeDatamodel(datamodel)
+
+
+def _import_sbml(sbml: str) -> Any:
+    """A new COPASI datamodel holding ``sbml``; removed again (and SimulationError raised) if import fails."""
+    copasi = copasi_module()
+    copasi.CCopasiMessage.clearDeque()
+    datamodel = copasi.CRootContainer.addDatamodel()
+    try:
+        with copasi_locale():
+            ok = datamodel.importSBMLFromString(sbml)
+    except Exception as exc:  # SWIG turns COPASI exceptions into RuntimeError and friends
+        _remove_datamodel(datamodel)
+        raise SimulationError(f"COPASI could not import the SBML model: {exc} {_messages()}".strip()) from exc
+    if not ok or datamodel.getModel() is None:
+        detail = _messages()
+        _remove_datamodel(datamodel)
+        raise SimulationError(f"COPASI could not import the SBML model: {detail or 'no model'}")
+    copasi.CCopasiMessage.clearDeque()  # unit warnings (default area/length unit) are expected
+    return datamodel
+
+
+def _metabolites(model: Any) -> dict[str, Any]:
+    """COPASI species (``CMetab``) of an imported model by SBML id."""
+    return {m.getSBMLId(): m for m in model.getMetabolites()}
+
+
+def _configure_time_course(datamodel: Any, duration: float, steps: int, time_series: bool) -> Any:
+    """The ``Time-Course`` task: deterministic LSODA at tight tolerances, ``steps`` intervals over ``duration`` s."""
+    copasi = copasi_module()
+    task = datamodel.getTask("Time-Course")
+    if task is None:
+        raise SimulationError("COPASI datamodel has no Time-Course task")
+    if not task.setMethodType(copasi.CTaskEnum.Method_deterministic):
+        raise SimulationError("COPASI refused the deterministic (LSODA) method")
+    method = task.getMethod()
+    for name, value in (("Relative Tolerance", RELATIVE_TOLERANCE), ("Absolute Tolerance", ABSOLUTE_TOLERANCE)):
+        parameter = method.getParameter(name)
+        if parameter is None or not parameter.setDblValue(value):
+            raise SimulationError(f"COPASI LSODA has no settable parameter {name!r}")
+    steps_parameter = method.getParameter("Max Internal Steps")
+    if steps_parameter is None or not steps_parameter.setIntValue(MAX_INTERNAL_STEPS):
+        raise SimulationError("COPASI LSODA has no settable parameter 'Max Internal Steps'")
+    problem = task.getProblem()
+    problem.setStepNumber(int(steps))
+    problem.setDuration(float(duration))
+    problem.setTimeSeriesRequested(time_series)
+    return task
+
+
+class CopasiSimulator(AbstractSimulator):
+    """Settles a compiled SBML model in COPASI (LSODA), with the same stopping rule as the roadrunner backend.
+
+    ``sbml``: SBML text as written by crn2sbml (imported unchanged); ``input_species``/``neuron_species``/
+    ``output_species``: species ids in feature, layer and output order (from the manifest). The inputs must be
+    boundary (fixed) species and the neurons reaction-driven species. ``eps`` and ``time_scale`` (1/s) set the
+    first integration chunk, two relaxation times ``1 / (2 sqrt(eps) c)`` s; each further chunk is 1.5 times
+    longer until ``max_time`` s (default 2000 relaxation times). ``tolerance`` (1/s) bounds the relative rate
+    of change ``max_i |dy_i/dt| / y_i`` at the stop.
+
+    Holds a datamodel in COPASI's global root container: call :meth:`close` or use ``with``.
+    """
+
+    name = "copasi"
+
+    def __init__(self, sbml: str, input_species: Sequence[str], neuron_species: Sequence[str],
+                 output_species: Sequence[str], *, eps: float, time_scale: float = 1.0,
+                 encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
+                 max_time: float | None = None) -> None:
+        if not (eps > 0 and math.isfinite(eps) and time_scale > 0 and math.isfinite(time_scale)):
+            raise SimulationError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
+        self.encoding = encoding
+        self.tolerance = tolerance
+        self.relax_time = 1.0 / (2.0 * math.sqrt(eps) * time_scale)
+        self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
+        copasi = copasi_module()
+        self._datamodel = _import_sbml(sbml)
+        self._finalizer = weakref.finalize(self, _remove_datamodel, self._datamodel)
+        try:
+            self._model = self._datamodel.getModel()
+            metabs = _metabolites(self._model)
+            missing = [s for s in (*input_species, *neuron_species) if s not in metabs]
+            if missing:
+                raise SimulationError(f"species {missing[:5]} named by the manifest are not in the SBML model")
+            not_fixed = [s for s in input_species if metabs[s].getStatus() != copasi.CModelEntity.Status_FIXED]
+            if not_fixed:
+                raise SimulationError(f"input species {not_fixed[:5]} are not boundary (fixed) species in COPASI")
+            fixed = [s for s in neuron_species if metabs[s].getStatus() != copasi.CModelEntity.Status_REACTIONS]
+            if fixed:
+                raise SimulationError(f"neuron species {fixed[:5]} are not changed by reactions in COPASI")
+            unknown = [s for s in output_species if s not in neuron_species]
+            if unknown:
+                raise SimulationError(f"output species {unknown[:5]} are not neuron species")
+            self._inputs = [metabs[s] for s in input_species]
+            self._neurons = [metabs[s] for s in neuron_species]
+            self._default_y0 = np.array([m.getInitialConcentration() for m in self._neurons], dtype=float)
+            self._output_cols = np.array([list(neuron_species).index(s) for s in output_species], dtype=int)
+            self._task = _configure_time_course(self._datamodel, 2.0 * self.relax_time, 1, time_series=False)
+            self._task.setScheduled(False)
+            self._task.setUpdateModel(False)
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledNetwork, sbml: str | None = None,
+                      tolerance: float = DEFAULT_TOLERANCE) -> CopasiSimulator:
+        """COPASI on the elementary SBML of ``compiled`` (a :class:`~crn2sbml.compiler.CompiledNetwork`)."""
+        from crn2sbml.export.sbml import to_sbml
+
+        neurons = [s for layer in compiled.layer_species for s in layer]
+        return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, neurons,
+                   compiled.output_species, eps=compiled.eps, time_scale=compiled.time_scale,
+                   encoding="elementary", tolerance=tolerance)
+
+    @property
+    def closed(self) -> bool:
+        return self._datamodel is None
+
+    def close(self) -> None:
+        """Remove the COPASI datamodel from the global root container (idempotent)."""
+        if getattr(self, "_datamodel", None) is not None:
+            self._finalizer()
+        self._datamodel = None
+
+    def __enter__(self) -> CopasiSimulator:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
+               progress: Callable[[int], Any] | None = None) -> SteadyStates:
+        """Steady states for ``inputs`` ``(n_samples, n_inputs)`` in mol/L; see :class:`AbstractSimulator`.
+
+        ``initial_state`` (``(n_neurons,)`` or ``(n_samples, n_neurons)``, mol/L, >= 0) replaces the SBML
+        initial concentrations of the neurons; ``progress(1)`` is called after each sample.
+        """
+        if self.closed:
+            raise SimulationError("copasi: the simulator is closed")
+        x = np.atleast_2d(np.asarray(inputs, dtype=float))
+        if x.ndim != 2 or x.shape[1] != len(self._inputs) or not np.all(np.isfinite(x)):
+            raise SimulationError(f"inputs must be finite and of shape (n, {len(self._inputs)}), got {x.shape}")
+        n = x.shape[0]
+        y0 = initial_states(initial_state, n, len(self._neurons))
+        states = np.empty((n, len(self._neurons)))
+        residual = np.empty(n)
+        times = np.empty(n)
+        for i in range(n):
+            states[i], residual[i], times[i] = self._settle_one(x[i], self._default_y0 if y0 is None else y0[i])
+            if progress is not None:
+                progress(1)
+        outputs = states[:, self._output_cols]
+        return SteadyStates(outputs, states, residual, times, self.name, self.encoding, self.tolerance)
+
+    def _settle_one(self, x: np.ndarray, y0: np.ndarray) -> tuple[np.ndarray, float, float]:
+        copasi = copasi_module()
+        for metab, value in zip(self._inputs, x, strict=True):
+            metab.setInitialConcentration(float(value))
+        for metab, value in zip(self._neurons, y0, strict=True):
+            metab.setInitialConcentration(float(value))
+        self._model.updateInitialValues(copasi.CCore.Framework_Concentration)
+        problem = self._task.getProblem()
+        t, dt = 0.0, 2.0 * self.relax_time
+        while True:
+            problem.setDuration(dt)
+            copasi.CCopasiMessage.clearDeque()
+            try:
+                ok = self._task.process(t == 0.0)
+            except Exception as exc:
+                raise SimulationError(f"COPASI integration failed at t = {t:g} s: {exc} {_messages()}") from exc
+            if not ok:
+                detail = self._task.getProcessError() or _messages()
+                raise SimulationError(f"COPASI integration failed at t = {t:g} s: {detail}")
+            t += dt
+            y = np.array([m.getConcentration() for m in self._neurons], dtype=float)
+            dydt = np.array([m.getConcentrationRate() for m in self._neurons], dtype=float)
+            if not np.all(np.isfinite(y)):
+                raise SimulationError(f"COPASI integration produced non-finite concentrations at t = {t:g} s")
+            res = float(relative_rate(y, dydt))
+            if res <= self.tolerance or t >= self.max_time:
+                return y, res, t
+            dt = min(dt * 1.5, self.max_time - t)
+
+
+def _default_duration(sbml: str, eps: float | None, time_scale: float | None) -> float:
+    """``CPS_RELAXATION_TIMES`` relaxation times (s), with eps and c from the arguments or the model notes."""
+    if eps is None or time_scale is None:
+        found = _NOTES_PATTERN.search(sbml)
+        if found is None:
+            raise InputError("write_cps needs a duration, or eps and time_scale (the SBML notes do not name them)")
+        eps = float(found.group(1)) if eps is None else eps
+        time_scale = float(found.group(2)) if time_scale is None else time_scale
+    if not (eps > 0 and math.isfinite(eps) and time_scale > 0 and math.isfinite(time_scale)):
+        raise InputError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
+    return CPS_RELAXATION_TIMES / (2.0 * math.sqrt(eps) * time_scale)
+
+
+def _input_concentrations(input_values: Mapping[str, float] | Sequence[float] | np.ndarray,
+                          fixed: list[str]) -> dict[str, float]:
+    """Input concentrations (mol/L) by species id; a sequence follows ``fixed`` (boundary species, SBML order)."""
+    if isinstance(input_values, Mapping):
+        values = {str(k): float(v) for k, v in input_values.items()}
+    else:
+        seq = np.asarray(input_values, dtype=float).ravel()
+        if seq.size != len(fixed):
+            raise InputError(f"{seq.size} input values for {len(fixed)} boundary species ({' '.join(fixed[:8])})")
+        values = dict(zip(fixed, seq.tolist(), strict=True))
+    unknown = [sid for sid in values if sid not in fixed]
+    if unknown:
+        raise InputError(f"{unknown[:5]} are not boundary (input) species of the model")
+    bad = {sid: v for sid, v in values.items() if not (math.isfinite(v) and v >= 0)}
+    if bad:
+        raise InputError(f"input concentrations must be finite and >= 0, got {bad}")
+    return values
+
+
+def write_cps(sbml: str, path: str | os.PathLike, input_values: Mapping[str, float] | Sequence[float] | None = None,
+              duration: float | None = None, *, eps: float | None = None, time_scale: float | None = None,
+              steps: int = CPS_STEPS) -> Path:
+    """Save ``sbml`` as a COPASI ``.cps`` file whose Time-Course task is ready to run in the COPASI GUI.
+
+    ``input_values``: initial (clamped) concentrations in mol/L of the boundary input species, either by SBML
+    id or as a sequence in document order (crn2sbml's feature order); unset inputs keep the SBML value.
+    ``duration`` (s) defaults to ``CPS_RELAXATION_TIMES`` relaxation times ``1 / (2 sqrt(eps) c)``, with eps
+    and c from the arguments or from the notes crn2sbml writes into the model. The task uses deterministic
+    LSODA at rtol 1e-12 / atol 1e-14, ``steps`` output intervals, keeps its time series and plots all
+    concentrations. The file is written to a temporary file next to ``path`` and moved over it with
+    ``os.replace``, so ``path`` never holds a half-written file. Returns ``path``.
+
+    In COPASI the species and reactions carry their SBML names (crn2sbml: the neuron role / the reaction's
+    note); COPASI does not keep SBML ids in a ``.cps`` written from an SBML string.
+
+    Raises :class:`~crn2sbml.errors.InputError` for bad arguments and :class:`SimulationError` when COPASI
+    cannot import or save the model.
+    """
+    copasi = copasi_module()
+    path = Path(path)
+    if int(steps) < 1:
+        raise InputError(f"steps must be >= 1, got {steps}")
+    if duration is None:
+        duration = _default_duration(sbml, eps, time_scale)
+    duration = float(duration)
+    if not (math.isfinite(duration) and duration > 0):
+        raise InputError(f"duration must be finite and > 0 s, got {duration}")
+    # Argument errors are raised from frames without COPASI objects among their arguments: rendering a
+    # traceback that shows a proxy of an already removed datamodel would crash the interpreter.
+    datamodel = _import_sbml(sbml)
+    try:
+        model = datamodel.getModel()
+        metabs = _metabolites(model)
+        if input_values is not None:
+            fixed = [sid for sid, m in metabs.items() if m.getStatus() == copasi.CModelEntity.Status_FIXED]
+            for sid, value in _input_concentrations(input_values, fixed).items():
+                metabs[sid].setInitialConcentration(value)
+            model.updateInitialValues(copasi.CCore.Framework_Concentration)
+        task = _configure_time_course(datamodel, duration, steps, time_series=True)
+        task.setScheduled(True)
+        task.setUpdateModel(False)
+        if copasi.COutputAssistant.createDefaultOutput(_PLOT_CONCENTRATIONS, task, datamodel, True) is None:
+            log.warning("COPASI did not create the default concentration plot; the task runs without it")
+        # COPASI creates the temporary file itself, so it gets the usual permissions (mkstemp's are 0600)
+        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            copasi.CCopasiMessage.clearDeque()
+            with copasi_locale():
+                saved = datamodel.saveModel(str(tmp), False)
+            if not saved:
+                raise SimulationError(f"COPASI could not save {path}: {_messages() or 'unknown error'}")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        _remove_datamodel(datamodel)
+    return path
+
+
+__all__ = ["CopasiSimulator", "write_cps", "copasi_module", "copasi_locale", "RELATIVE_TOLERANCE",
+           "ABSOLUTE_TOLERANCE"]

@@ -23,6 +23,17 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     compiled = compile_network(network, time_scale=args.time_scale)
     written = write_model_folder(compiled, args.out)
     check = check_sbml(written["model.xml"].read_text())
+    if args.omex:
+        from crn2sbml.export.omex import to_omex
+        from crn2sbml.io import write_atomic
+
+        written["model.omex"] = write_atomic(Path(args.out) / "model.omex",
+                                             to_omex(compiled, written["model.xml"].read_text()))
+    if args.cps:
+        from crn2sbml.simulate.copasi import write_cps
+
+        written["model.cps"] = write_cps(written["model.xml"].read_text(), Path(args.out) / "model.cps",
+                                         eps=compiled.eps, time_scale=compiled.time_scale)
     print(f"compiled {network.shape_text()} network: {len(compiled.crn.species)} species, "
           f"{len(compiled.crn.reactions)} reactions; libSBML: {check.summary()}")
     for path in written.values():
@@ -162,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("weights", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every rate constant by c")
+    p.add_argument("--cps", action="store_true", help="also write model.cps for the COPASI GUI")
+    p.add_argument("--omex", action="store_true", help="also write model.omex (SBML + SED-ML time course)")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser("simulate", help="settle a compiled model for every input row in libRoadRunner")

@@ -33,7 +33,3 @@ class ExportError(Crn2SbmlError):
 
 class SimulationError(Crn2SbmlError):
     """A simulator failed to load a model or did not settle within its time budget."""
-
-
-class ValidationFailure(Crn2SbmlError):
-    """A check the project relies on (SBML consistency, CRN == network) did not hold."""

@@ -22,6 +22,15 @@ from crn2sbml.nn.activations import activation_from_arrays, smoothed_relu_activa
 from crn2sbml.nn.network import FeedForwardNetwork, Layer
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` via a temporary file + rename; raise InputError if the folder is unwritable."""
     path = Path(path)
@@ -33,6 +42,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the permissions open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -74,7 +74,7 @@ def train_model(spec: ZooSpec, progress: bool = True):
 
 def settle_test_set(compiled: CompiledNetwork, sbml: str, data: Dataset, progress=None):
     sim = roadrunner_simulator(compiled, encoding="elementary", sbml=sbml)
-    return sim.settle(data.x_test, progress=progress)
+    return sim.settle_parallel(data.x_test, progress=progress)
 
 
 def validate_model(

@@ -40,3 +40,12 @@ RANDOM_CASES = [
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_model_cache(tmp_path_factory):
+    """Compiled-model cache in a temporary folder, so tests neither read nor fill the user's cache."""
+    import os
+
+    os.environ["CRN2SBML_CACHE"] = str(tmp_path_factory.mktemp("rrcache"))
+    yield

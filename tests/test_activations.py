@@ -63,3 +63,14 @@ def test_unrealisable_and_multi_root_polynomials_are_rejected():
     with pytest.raises(ActivationError, match="sign changes"):
         PolynomialActivation(((0, 0.1, 0.0), (1, -3.0, 1.0), (2, 3.0, 0.0), (3, -1.0, 0.0)))
     assert smoothed_relu_activation(0.1).is_smoothed_relu()
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_rate_bound_is_the_slowest_linearised_rate(k):
+    act = power_activation(0.05, k)
+    u = np.linspace(-50, 50, 100001)
+    rates = -act.dfdy(act(u), u)
+    assert act.rate_bound() <= rates.min() * (1 + 1e-9)
+    assert act.rate_bound() == pytest.approx(rates.min(), rel=1e-3)
+    if k == 2:
+        assert act.rate_bound() == pytest.approx(2 * np.sqrt(0.05))

@@ -73,8 +73,10 @@ def test_sample_files(tmp_path):
 def test_cli_compile_and_simulate(tmp_path, capsys, rng):
     net = random_network(32, (3, 5, 2), 0.05)
     save_weights(tmp_path / "w.npz", net)
-    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m"), "--cps", "--omex"]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out
+    assert (tmp_path / "m" / "model.cps").stat().st_size > 0
+    assert (tmp_path / "m" / "model.omex").read_bytes()[:2] == b"PK"  # a zip archive
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert manifest["input_species"] == ["x1", "x2", "x3"]
     assert manifest["output_species"] == ["y1", "y2"]

@@ -68,3 +68,38 @@ def test_bad_initial_state_is_refused():
     compiled = compile_network(random_network(23, (2, 2), 0.1))
     with pytest.raises(SimulationError, match="initial state"):
         roadrunner_simulator(compiled).settle(np.ones((1, 2)), initial_state=np.array([-1.0, 0.0]))
+
+
+def test_compiled_model_cache_round_trip(tmp_path, monkeypatch, rng, caplog):
+    import logging
+
+    from crn2sbml.simulate import roadrunner as rr_backend
+
+    monkeypatch.setenv("CRN2SBML_CACHE", str(tmp_path / "cache"))
+    compiled = compile_network(random_network(24, (3, 4, 2), 0.05))
+    x = rng.uniform(0, 1, size=(3, 3))
+    first = roadrunner_simulator(compiled).settle(x)
+    entries = list((tmp_path / "cache").glob("roadrunner-*.rrstate"))
+    assert len(entries) == 1
+    with caplog.at_level(logging.INFO, logger="crn2sbml.simulate.roadrunner"):
+        second = roadrunner_simulator(compiled).settle(x)
+    assert "loaded compiled model from cache" in caplog.text
+    np.testing.assert_array_equal(first.outputs, second.outputs)
+    entries[0].write_bytes(b"damaged")  # a damaged entry is replaced, not trusted
+    third = roadrunner_simulator(compiled).settle(x)
+    np.testing.assert_array_equal(first.outputs, third.outputs)
+    assert entries[0].read_bytes() != b"damaged"
+    monkeypatch.setenv("CRN2SBML_CACHE", "off")
+    assert rr_backend.cache_dir() is None
+
+
+def test_parallel_settling_matches_serial_in_order(rng):
+    net = random_network(25, (4, 6, 3), 0.05)
+    sim = roadrunner_simulator(compile_network(net))
+    x = rng.uniform(0, 1, size=(40, 4))
+    done = []
+    parallel = sim.settle_parallel(x, workers=2, chunk=8, progress=done.append).require_converged()
+    serial = sim.settle(x)
+    np.testing.assert_allclose(parallel.outputs, serial.outputs, rtol=ENCODING_RTOL)
+    np.testing.assert_allclose(parallel.outputs, net.forward(x), rtol=STEADY_STATE_RTOL)
+    assert sum(done) == 40

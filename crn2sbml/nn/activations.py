@@ -109,6 +109,21 @@ class PolynomialActivation:
     def dfdu(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         return sum(b * y**p for p, _, b in self.terms)
 
+    def rate_bound(self) -> float:
+        """The slowest possible relaxation rate ``min_u -∂f/∂y(y*(u); u)`` (1/s at time scale 1).
+
+        ``f`` is affine in ``u``, so every ``y > 0`` is the fixed point of exactly one ``u = -A(y)/B(y)``
+        (``A``, ``B`` the u-free and u-coefficient polynomials); the bound is the minimum over ``y`` on a
+        dense log grid. For the smoothed ReLU it is ``2 sqrt(eps)``, at ``u = 0``.
+        """
+        if self.is_smoothed_relu():
+            return float(2.0 * np.sqrt(self.eps))
+        y = np.logspace(-8, 8, 200001)
+        a = sum(a_p * y**p for p, a_p, _ in self.terms)
+        b = sum(b_p * y**p for p, _, b_p in self.terms)
+        u = -a / b
+        return float(np.min(-self.dfdy(y, u)))
+
     def is_smoothed_relu(self) -> bool:
         return [(p, b) for p, _, b in self.terms] == [(0, 0.0), (1, 1.0), (2, 0.0)] and [
             a for _, a, _ in self.terms

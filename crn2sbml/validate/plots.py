@@ -57,7 +57,7 @@ def convergence_figure(title: str, times: np.ndarray, trajectory: np.ndarray, fi
     dist = np.abs(trajectory - fixed) / fixed
     for j in range(dist.shape[1]):
         ax1.semilogy(times, np.maximum(dist[:, j], 1e-16), lw=1)
-    ax1.semilogy(times, np.exp(-bound * times), "k--", lw=1, label="exp(−2√eps·t)")
+    ax1.semilogy(times, np.exp(-bound * times), "k--", lw=1, label="exp(−bound·t)")
     ax1.set_xlabel("time (s)")
     ax1.set_ylabel("|y − y*| / y*  (outputs, from y = 0)")
     ax1.set_title(f"{title}: convergence")
@@ -65,7 +65,7 @@ def convergence_figure(title: str, times: np.ndarray, trajectory: np.ndarray, fi
     ax2.scatter(predicted, measured, s=10)
     lim = [0, max(predicted.max(), measured.max()) * 1.05]
     ax2.plot(lim, lim, "k--", lw=0.8, label="measured = predicted")
-    ax2.axhline(bound, color="r", lw=0.8, label=f"bound 2√eps = {bound:.3g}")
+    ax2.axhline(bound, color="r", lw=0.8, label=f"slowest possible rate {bound:.3g} (2√eps for σ_eps)")
     ax2.set_xlabel("predicted rate −∂f/∂y(y*) (1/s)")
     ax2.set_ylabel("measured decay rate (1/s)")
     ax2.set_title(f"per-neuron rates (min ratio to bound {np.min(measured / bound):.2f})")

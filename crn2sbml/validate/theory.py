@@ -61,7 +61,8 @@ def uniqueness(compiled: CompiledNetwork, inputs: np.ndarray, n_starts: int = 10
 # ------------------------------------------------------------------ exponential convergence
 @dataclass(frozen=True)
 class DecayRates:
-    """Per neuron (layer order): measured rate, predicted ``-∂f/∂y(y*)·c`` and the bound ``2 sqrt(eps)·c``."""
+    """Per neuron (layer order): measured rate, predicted ``-∂f/∂y(y*)·c`` and the activation's slowest possible
+    rate ``c · min_u -∂f/∂y`` (``2 sqrt(eps)·c`` for the smoothed ReLU)."""
 
     measured: np.ndarray
     predicted: np.ndarray
@@ -110,8 +111,7 @@ def decay_rates(compiled: CompiledNetwork, x: np.ndarray, relative_kick: float =
             slope = np.polyfit(times[window], np.log(dist[window]), 1)[0]
             measured[j] = -slope
         start = cols.stop
-    return DecayRates(measured, predicted, 2.0 * np.sqrt(net.eps) * c if net.activation.is_smoothed_relu()
-                      else float(predicted.min()))
+    return DecayRates(measured, predicted, net.activation.rate_bound() * c)
 
 
 # ------------------------------------------------------------------ settle time vs depth and eps
@@ -205,14 +205,17 @@ def sensitivities(network: FeedForwardNetwork, x: np.ndarray, n_parameters: int 
         choices.append((layer, kind, tuple(int(rng.integers(n)) for n in shape)))
     rel, absolute = 0.0, 0.0
     tolerance = 1e-13  # tight settling so the finite difference is not swamped by settling error
+    sources = [x, *(a[0] for a in network.activations(x))]
     for layer, kind, index in choices:
         base = (network.layers[layer].weights if kind == "W" else network.layers[layer].bias)[index]
+        # the step moves u by about `step`: a weight's step is divided by the concentration it multiplies
+        h = step / max(1.0, abs(sources[layer][index[1]])) if kind == "W" else step
         outs = []
         for sign in (+1, -1):
-            perturbed = _replace(network, layer, kind, index, base + sign * step)
+            perturbed = _replace(network, layer, kind, index, base + sign * h)
             sim = roadrunner_simulator(compile_network(perturbed), tolerance=tolerance)
             outs.append(sim.settle(x[None, :]).outputs[0])
-        fd = (outs[0] - outs[1]) / (2 * step)
+        fd = (outs[0] - outs[1]) / (2 * h)
         exact = grads[layer][0 if kind == "W" else 1][(slice(None), *index)]
         err = np.abs(fd - exact)
         absolute = max(absolute, float(err.max()))

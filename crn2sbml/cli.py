@@ -58,7 +58,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     with tqdm(total=len(x), desc="settling", unit="sample", file=sys.stderr, disable=args.quiet) as bar:
-        result = sim.settle(x, progress=bar.update)
+        result = sim.settle_parallel(x, progress=bar.update)
     out = Path(args.out) if args.out else folder / "steady_state.csv"
     header = [*manifest["output_species"], "residual", "settle_time", "converged"]
     table = np.column_stack([result.outputs, result.residual, result.settle_time, result.converged])

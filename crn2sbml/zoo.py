@@ -7,6 +7,7 @@ compiles it, writes the folder and settles the whole held-out test set in libRoa
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -143,14 +144,28 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
 
 
 def build_zoo(names: list[str] | None = None, progress: bool = True) -> list[dict]:
-    return [build_model(ZOO[name], progress=progress) for name in (names or list(ZOO))]
+    rows = [build_model(ZOO[name], progress=progress) for name in (names or list(ZOO))]
+    write_zoo_index()
+    return rows
+
+
+def write_zoo_index(models: Path = MODELS, validation: Path = VALIDATION) -> Path:
+    """``models/README.md``: one row per shipped model, from each model's ``summary.json``."""
+    rows = [json.loads((validation / name / "summary.json").read_text()) for name in ZOO
+            if (validation / name / "summary.json").is_file()]
+    text = ("# Model zoo\n\nEvery model: trained with `crn2sbml zoo` (deterministic from its seed), compiled to an "
+            "elementary mass-action network, and its CRN settled in libRoadRunner on every test sample from the "
+            "shipped `model.xml`. Each folder has the weights, `model.xml`, `model.ant`, `model.cps`, the manifest "
+            "and a README.\n\n" + zoo_table(rows) + "\n")
+    return write_atomic(models / "README.md", text)
 
 
 def zoo_table(rows: list[dict]) -> str:
-    lines = ["| model | shape | reactions | network acc. | CRN acc. | agreeing | max abs diff |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| model | shape | activation | reactions | network acc. | CRN acc. | agreeing | max abs diff |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['shape']} | {r['reactions']} | {r['network_accuracy']:.4f} | "
+        lines.append(f"| [{r['model']}]({r['model']}/README.md) | {r['shape']} | {r['spec']['activation']} | "
+                     f"{r['reactions']} | {r['network_accuracy']:.4f} | "
                      f"{r['crn_accuracy']:.4f} | {r['agreeing_samples']}/{r['n_samples']} | "
                      f"{r['max_abs_difference']:.1e} |")
     return "\n".join(lines)

@@ -98,7 +98,7 @@ def test_parallel_settling_matches_serial_in_order(rng):
     sim = roadrunner_simulator(compile_network(net))
     x = rng.uniform(0, 1, size=(40, 4))
     done = []
-    parallel = sim.settle_parallel(x, workers=2, chunk=8, progress=done.append).require_converged()
+    parallel = sim.settle_parallel(x, workers=2, chunk=8, progress=done.append, min_samples=0).require_converged()
     serial = sim.settle(x)
     np.testing.assert_allclose(parallel.outputs, serial.outputs, rtol=ENCODING_RTOL)
     np.testing.assert_allclose(parallel.outputs, net.forward(x), rtol=STEADY_STATE_RTOL)

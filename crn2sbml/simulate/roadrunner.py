@@ -176,16 +176,17 @@ class RoadRunnerSimulator(AbstractSimulator):
         return SteadyStates(outputs, states, residual, times, self.name, self.encoding, self.tolerance)
 
     def settle_parallel(self, inputs: np.ndarray, workers: int | None = None, chunk: int = 16,
-                        progress=None) -> SteadyStates:
+                        progress=None, min_samples: int = 200) -> SteadyStates:
         """Like :meth:`settle`, split over ``workers`` processes (default: every core).
 
         Each worker restores the compiled model from the on-disk cache this simulator filled (or compiles it
         once when the cache is off) and settles chunks of ``chunk`` samples; results come back in input
-        order. Worth it from a few hundred samples: starting a worker costs about a second.
+        order. Worth it from a few hundred samples: starting a worker costs about a second, so fewer than
+        ``min_samples`` samples are settled in this process.
         """
         x = np.atleast_2d(np.asarray(inputs, dtype=float))
         workers = workers or os.cpu_count() or 1
-        if workers == 1 or len(x) <= chunk:
+        if workers == 1 or len(x) <= max(chunk, min_samples - 1):
             return self.settle(x, progress=progress)
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor

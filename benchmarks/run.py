@@ -119,6 +119,16 @@ def shape_worker(shape: str) -> list[dict]:
         seconds = time.perf_counter() - t
         record(f"roadrunner batch of {n}, {os.cpu_count()} worker processes", t, samples_per_s=n / seconds,
                max_rel_diff_vs_serial=float(np.max(np.abs(parallel.outputs - serial.outputs) / serial.outputs)))
+        if shape in ("2-2-1", "64-16-10"):
+            t = time.perf_counter()
+            elementary = roadrunner_simulator(compiled, encoding="elementary", sbml=to_sbml(compiled))
+            record("roadrunner load, elementary encoding (cold)", t)
+            t = time.perf_counter()
+            el = elementary.settle(x[:100])
+            record("roadrunner 100 samples, elementary encoding", t, samples_per_s=100 / (time.perf_counter() - t),
+                   max_rel_diff_vs_lumped=float(np.max(np.abs(el.outputs - serial.outputs[:100])
+                                                       / serial.outputs[:100])))
+        # JAX last: libRoadRunner models built after XLA compilations in one process have crashed
         ref = network.forward(x)
         try:
             from crn2sbml.simulate.jax_batch import JaxBatchSimulator
@@ -129,92 +139,91 @@ def shape_worker(shape: str) -> list[dict]:
             t = time.perf_counter()
             jsim = JaxBatchSimulator(compiled)
             warm = jsim.settle(x[:m])
-            record(f"jax batch of {m} incl. compilation ({jsim.device})", t)
+            record(f"jax batch of {m} incl. compilation ({jsim.platform})", t)
             t = time.perf_counter()
             result = jsim.settle(x[:m])
             seconds = time.perf_counter() - t
-            record(f"jax batch of {m} after compilation ({jsim.device})", t, samples_per_s=m / seconds,
+            record(f"jax batch of {m} after compilation ({jsim.platform})", t, samples_per_s=m / seconds,
                    max_rel_err_vs_forward=float(np.max(np.abs(result.outputs - ref[:m]) / ref[:m])))
             del warm
-        if shape in ("2-2-1", "64-16-10"):
-            t = time.perf_counter()
-            elementary = roadrunner_simulator(compiled, encoding="elementary", sbml=to_sbml(compiled))
-            record("roadrunner load, elementary encoding (cold)", t)
-            t = time.perf_counter()
-            el = elementary.settle(x[:100])
-            record("roadrunner 100 samples, elementary encoding", t, samples_per_s=100 / (time.perf_counter() - t),
-                   max_rel_diff_vs_lumped=float(np.max(np.abs(el.outputs - serial.outputs[:100])
-                                                       / serial.outputs[:100])))
     return rows
 
 
-def digits_comparison(copasi_limit: float) -> list[dict]:
-    """The digits test split (360 samples, 64-16-10) settled three ways, each including model load."""
-    import tellurium as te
-
+def digits_worker(method: str, copasi_limit: float) -> dict:
+    """One way of settling the digits test split (360 samples, 64-16-10), model load included, run in a fresh
+    process with the library defaults a user would have."""
     from crn2sbml.compiler import compile_network
     from crn2sbml.export.sbml import to_sbml
     from crn2sbml.io import load_weights
-    from crn2sbml.simulate import roadrunner_simulator
     from crn2sbml.zoo import MODELS, ZOO, dataset_for
 
     network = load_weights(MODELS / "digits" / "weights.npz")
     compiled = compile_network(network)
-    data = dataset_for(ZOO["digits"])
-    x = data.x_test
-    sbml = to_sbml(compiled)
+    x = dataset_for(ZOO["digits"]).x_test
     ref = network.forward(x)
-    horizon = 20.0 / (2 * np.sqrt(network.eps))  # enough for ~1e-7 relative error
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["CRN2SBML_CACHE"] = str(Path(tmp) / "cache")
-        t = time.perf_counter()
-        out = roadrunner_simulator(compiled, encoding="lumped").settle_parallel(x).outputs
-        ours = time.perf_counter() - t
-    rows.append({"method": "crn2sbml: lumped SBML, LLJIT, worker processes (cold cache)", "seconds": ours,
-                 "samples": len(x), "max_rel_err": float(np.max(np.abs(out - ref) / ref))})
-
-    t = time.perf_counter()
-    r = te.loadSBMLModel(sbml)
-    outs = np.empty_like(ref)
-    for i, sample in enumerate(x):
-        r.reset()
-        for j, value in enumerate(sample):
-            r[f"x{j + 1}"] = float(value)
-        r.simulate(0, horizon, 50)
-        outs[i] = [r[s] for s in compiled.output_species]
-    rows.append({"method": "Tellurium loop (te.loadSBMLModel; reset, set inputs, simulate per sample)",
-                 "seconds": time.perf_counter() - t, "samples": len(x),
-                 "max_rel_err": float(np.max(np.abs(outs - ref) / ref))})
-
-    import basico
-
-    from crn2sbml.simulate.copasi import copasi_locale
-
-    t = time.perf_counter()
-    done = 0
+    sbml = to_sbml(compiled)
+    horizon = 20.0 / (2 * np.sqrt(network.eps))  # 20 relaxation times of the slowest possible neuron
     outs = np.full_like(ref, np.nan)
-    with copasi_locale():
-        model = basico.load_model_from_string(sbml)
-        names = {s: n for s, n in zip(compiled.crn.species_ids, [sp.role for sp in compiled.crn.species],
-                                      strict=True)}
+    done = len(x)
+    t = time.perf_counter()
+    if method.startswith("crn2sbml"):
+        from crn2sbml.simulate import roadrunner_simulator
+
+        sim = roadrunner_simulator(compiled, encoding="lumped")
+        outs = sim.settle(x).outputs if method == "crn2sbml-serial" else sim.settle_parallel(x).outputs
+    elif method == "tellurium":
+        import tellurium as te
+
+        r = te.loadSBMLModel(sbml)
         for i, sample in enumerate(x):
-            if time.perf_counter() - t > copasi_limit:
-                break
+            r.reset()
             for j, value in enumerate(sample):
-                basico.set_species(names[f"x{j + 1}"], initial_concentration=float(value), model=model)
-            tc = basico.run_time_course(duration=horizon, intervals=10, model=model)
-            outs[i] = [tc[names[s]].iloc[-1] for s in compiled.output_species]
-            done += 1
-        basico.remove_datamodel(model)
+                r[f"x{j + 1}"] = float(value)
+            r.simulate(0, horizon, 50)
+            outs[i] = [r[s] for s in compiled.output_species]
+    elif method == "copasi":
+        import basico
+
+        from crn2sbml.simulate.copasi import copasi_locale
+
+        names = {sp.id: sp.role for sp in compiled.crn.species}  # COPASI shows SBML names
+        done = 0
+        with copasi_locale():
+            model = basico.load_model_from_string(sbml)
+            for i, sample in enumerate(x):
+                if time.perf_counter() - t > copasi_limit:
+                    break
+                for j, value in enumerate(sample):
+                    basico.set_species(names[f"x{j + 1}"], initial_concentration=float(value), model=model)
+                tc = basico.run_time_course(duration=horizon, intervals=10, model=model)
+                outs[i] = [tc[names[s]].iloc[-1] for s in compiled.output_species]
+                done += 1
     seconds = time.perf_counter() - t
-    finished = done == len(x)
-    rows.append({"method": "COPASI via basico (load; set species, run_time_course per sample)",
-                 "seconds": seconds if finished else None, "samples": done,
-                 "note": "" if finished else f"> {copasi_limit:.0f} s limit: {done}/{len(x)} samples done; "
-                 f"extrapolated {seconds / max(done, 1) * len(x):.0f} s",
-                 "extrapolated_seconds": seconds / max(done, 1) * len(x),
-                 "max_rel_err": float(np.nanmax(np.abs(outs[:done] - ref[:done]) / ref[:done])) if done else None})
+    err = np.abs(outs[:done] - ref[:done]) / ref[:done]
+    return {"method": method, "seconds": seconds, "samples": done, "of": len(x),
+            "max_rel_err": float(err.max()) if done else None}
+
+
+DIGITS_METHODS = {
+    "crn2sbml": "crn2sbml: lumped SBML, LLJIT, worker processes, cold cache",
+    "crn2sbml-serial": "crn2sbml: same, one process, compiled model from the cache",
+    "tellurium": "Tellurium loop: te.loadSBMLModel; per sample reset, set inputs, simulate",
+    "copasi": "COPASI via basico: load; per sample set_species, run_time_course",
+}
+
+
+def digits_comparison(copasi_limit: float) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        for method in DIGITS_METHODS:
+            env = dict(os.environ, CRN2SBML_CACHE=cache)
+            proc = subprocess.run([sys.executable, __file__, "--digits-worker", method,
+                                   "--copasi-limit", str(copasi_limit)], capture_output=True, text=True,
+                                  env=env, check=False)
+            if proc.returncode != 0:
+                rows.append({"method": method, "error": proc.stderr[-500:]})
+                continue
+            rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return rows
 
 
@@ -224,9 +233,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="only 2-2-1 and 64-16-10")
     parser.add_argument("--copasi-limit", type=float, default=120.0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--digits-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         json.dump(shape_worker(args.worker), sys.stdout)
+        return 0
+    if args.digits_worker:
+        print(json.dumps(digits_worker(args.digits_worker, args.copasi_limit)))
         return 0
     shapes = ["2-2-1", "64-16-10"] if args.quick else args.shapes
     info = machine()
@@ -249,12 +262,19 @@ def main() -> int:
     comparison = digits_comparison(args.copasi_limit)
     ours = comparison[0]["seconds"]
     print()
-    print("digits test split (360 samples, 64-16-10), model load included:")
+    print("digits test split (360 samples, 64-16-10), model load included, each in a fresh process:")
     for row in comparison:
-        seconds = row["seconds"] if row["seconds"] is not None else row["extrapolated_seconds"]
-        ratio = seconds / ours
-        shown = f"{row['seconds']:.2f}" if row["seconds"] is not None else f"> {args.copasi_limit:.0f}"
-        print(f"  {row['method']:<76} {shown:>8} s  x{ratio:6.1f} vs crn2sbml  {row.get('note', '')}")
+        label = DIGITS_METHODS[row["method"]]
+        if "error" in row:
+            print(f"  {label:<76} failed: {row['error']}")
+            continue
+        if row["samples"] == row["of"]:
+            print(f"  {label:<76} {row['seconds']:8.2f} s  {row['seconds'] / ours:7.1f}x crn2sbml  "
+                  f"max rel err {row['max_rel_err']:.1e}")
+        else:
+            estimate = row["seconds"] / max(row["samples"], 1) * row["of"]
+            print(f"  {label:<76} > {args.copasi_limit:.0f} s limit ({row['samples']}/{row['of']} samples; "
+                  f"extrapolated {estimate:.0f} s = {estimate / ours:.0f}x crn2sbml)")
     (HERE / "results.json").write_text(json.dumps({"machine": info, "stages": rows, "digits": comparison},
                                                   indent=2) + "\n")
     print(f"\nwrote {HERE / 'results.json'}")

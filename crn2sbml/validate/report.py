@@ -111,7 +111,7 @@ def summary_markdown(reports: list[dict], sweep: dict, seconds: float) -> str:
         "Per zoo model: every test sample settled in libRoadRunner and in COPASI from the shipped `model.xml`;",
         f"{N_STARTS} random initial states (zero, 1e4, log-uniform in [1e-6, 1e4]) settled to one point; per-neuron",
         "decay rates measured after a 0.1 % kick vs the slowest possible rate (2√eps for σ_eps); finite-difference",
-        f"sensitivities of the CRN steady state to {N_SENSITIVITIES} random weights/biases vs JAX autodiff.",
+        f"sensitivities of the CRN steady state to {N_SENSITIVITIES} random weights/biases vs the chain-rule gradient.",
         "",
         "| model | activation | net acc. | CRN acc. | agree | max rel. CRN−net | COPASI−roadrunner | "
         "starts → one point (spread) | min rate / bound | max sens. error | passed |",

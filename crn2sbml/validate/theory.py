@@ -1,8 +1,8 @@
 """Measurements of the paper's claims (SPEC §6) on a compiled network, each returning a small result.
 
 All simulations run in libRoadRunner on the lumped SBML encoding (the same ODE as the elementary model);
-the references are independent: the closed-form/solved activation, the network's forward pass and JAX's
-autodiff gradient.
+the references are independent: the closed-form/solved activation, the network's forward pass and the
+chain-rule gradient.
 """
 
 from __future__ import annotations
@@ -162,24 +162,25 @@ class SensitivityResult:
 
 
 def analytic_gradients(network: FeedForwardNetwork, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``d outputs / d (W_l, b_l)`` at one sample by JAX autodiff: shapes ``(n_out, *W_l.shape)``."""
-    import jax
-    import jax.numpy as jnp
+    """``d outputs / d (W_l, b_l)`` at one sample ``x`` ``(n_inputs,)`` by the chain rule: shapes
+    ``(n_out, *W_l.shape)`` and ``(n_out, n_l)``.
 
-    from crn2sbml.nn.train import jax_activation
-
-    jax.config.update("jax_enable_x64", True)
-    act = jax_activation(network.activation)
-
-    def forward(params):
-        h = jnp.asarray(x, dtype=jnp.float64)
-        for w, b in params:
-            h = act(w @ h + b)
-        return h
-
-    params = [(jnp.asarray(layer.weights), jnp.asarray(layer.bias)) for layer in network.layers]
-    jac = jax.jacrev(forward)(params)
-    return [(np.asarray(dw), np.asarray(db)) for dw, db in jac]
+    With ``s_l = act'(u_l)`` (implicit function theorem for polynomial activations), the output's Jacobian
+    with respect to ``u_l`` is ``G_L = diag(s_L)`` and ``G_l = G_{l+1} W_{l+1} diag(s_l)``; then
+    ``d out / d W_l[j, i] = G_l[:, j] h_{l-1}[i]`` and ``d out / d b_l[j] = G_l[:, j]``. Written in numpy
+    rather than with JAX: XLA's JIT in the same process as libRoadRunner's crashed later model builds.
+    """
+    x = np.asarray(x, dtype=float).reshape(1, -1)
+    us = [u[0] for u in network.pre_activations(x)]
+    hs = [x[0], *(a[0] for a in network.activations(x))]
+    slopes = [network.activation.derivative(u) for u in us]
+    grads: list[tuple[np.ndarray, np.ndarray]] = []
+    g = np.diag(slopes[-1])
+    for layer in range(len(network.layers) - 1, -1, -1):
+        grads.append((g[:, :, None] * hs[layer][None, None, :], g.copy()))
+        if layer:
+            g = (g @ network.layers[layer].weights) * slopes[layer - 1][None, :]
+    return grads[::-1]
 
 
 def _replace(network: FeedForwardNetwork, layer: int, kind: str, index: tuple, value: float) -> FeedForwardNetwork:
@@ -193,7 +194,7 @@ def _replace(network: FeedForwardNetwork, layer: int, kind: str, index: tuple, v
 def sensitivities(network: FeedForwardNetwork, x: np.ndarray, n_parameters: int = 12, step: float = 1e-4,
                   seed: int = 0) -> SensitivityResult:
     """Central finite differences of the CRN's steady state (each perturbed network recompiled and settled in
-    libRoadRunner) vs the analytic gradient, for ``n_parameters`` randomly chosen weights and biases."""
+    libRoadRunner) vs the chain-rule gradient, for ``n_parameters`` randomly chosen weights and biases."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x, dtype=float).reshape(-1)
     grads = analytic_gradients(network, x)

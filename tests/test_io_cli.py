@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from crn2sbml.cli import main
+from crn2sbml.compiler import compile_network
 from crn2sbml.errors import InputError, NetworkError
 from crn2sbml.io import load_samples, load_weights, save_weights
 from tests.conftest import STEADY_STATE_RTOL, random_network
@@ -81,6 +82,13 @@ def test_cli_compile_and_simulate(tmp_path, capsys, rng):
     assert manifest["input_species"] == ["x1", "x2", "x3"]
     assert manifest["output_species"] == ["y1", "y2"]
     assert manifest["weights_sha256"] == net.weights_hash()
+    # what compile writes for the lab is the elementary network: one SBML reaction per CRN reaction
+    import libsbml
+
+    model = libsbml.readSBMLFromFile(str(tmp_path / "m" / "model.xml")).getModel()
+    assert model.getNumReactions() == manifest["n_reactions"] == len(compile_network(net).crn.reactions)
+    assert all(model.getReaction(i).getKineticLaw().getNumLocalParameters() == 1
+               for i in range(model.getNumReactions()))
     x = rng.uniform(0, 1, size=(5, 3))
     np.save(tmp_path / "x.npy", x)
     for encoding in ("lumped", "elementary"):
@@ -116,3 +124,14 @@ def test_cli_bad_inputs_leave_no_output(tmp_path, capsys):
     assert main(["compile", str(bad), "--out", str(tmp_path / "never")]) == 1
     assert not (tmp_path / "never").exists()
     assert list(tmp_path.glob("**/*.tmp")) == []
+
+
+def test_cli_compile_skips_the_slow_full_check_for_large_models(tmp_path, capsys, monkeypatch):
+    import crn2sbml.cli as cli
+
+    save_weights(tmp_path / "w.npz", random_network(34, (3, 4, 2), 0.05))
+    monkeypatch.setattr(cli, "CHECK_LIMIT", 10)
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    assert "full check skipped" in capsys.readouterr().out
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m"), "--check"]) == 0
+    assert "0 errors, 0 warnings" in capsys.readouterr().out

@@ -159,7 +159,6 @@ class RoadRunnerSimulator(AbstractSimulator):
         self._n_boundary = len(boundary)
         self._neuron_pos = np.array([floating.index(s) for s in neuron_species])
         self._output_cols = np.array([list(neuron_species).index(s) for s in output_species])
-        self._n_floating = len(floating)
         self.relax_time = 1.0 / (2.0 * np.sqrt(eps) * time_scale)
         self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
 

@@ -64,7 +64,7 @@ def test_every_initial_state_reaches_the_same_fixed_point(rng, datamodels_are_re
     net = random_network(21, (4, 6, 3), 0.05)
     compiled = compile_network(net, time_scale=2.0)
     x = rng.uniform(0, 1, size=(2, 4))
-    n = sum(len(layer) for layer in compiled.layer_species)
+    n = len(compiled.neuron_species)
     expected = np.concatenate(net.activations(x), axis=1)
     with CopasiSimulator.from_compiled(compiled) as sim:
         for y0 in (np.zeros(n), rng.uniform(0, 1, size=(2, n)), np.full(n, 1e3)):

@@ -48,7 +48,7 @@ def test_every_initial_state_reaches_the_same_fixed_point(rng):
     compiled = compile_network(net)
     sim = roadrunner_simulator(compiled)
     x = rng.uniform(0, 1, size=(1, 4))
-    n = sum(len(layer) for layer in compiled.layer_species)
+    n = len(compiled.neuron_species)
     starts = [np.zeros(n), rng.uniform(0, 1, n), np.full(n, 1e3)]
     finals = [sim.settle(x, initial_state=y0).require_converged().states[0] for y0 in starts]
     for final in finals:

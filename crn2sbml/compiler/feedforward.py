@@ -40,6 +40,11 @@ class CompiledNetwork:
         return self.layer_species[-1]
 
     @property
+    def neuron_species(self) -> tuple[str, ...]:
+        """Every neuron species in layer order (the simulators' state order)."""
+        return tuple(s for layer in self.layer_species for s in layer)
+
+    @property
     def eps(self) -> float:
         return self.network.eps
 

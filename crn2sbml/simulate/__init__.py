@@ -19,8 +19,7 @@ def roadrunner_simulator(compiled: CompiledNetwork, encoding: str = "lumped", sb
         raise InputError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
     if sbml is None:
         sbml = to_lumped_sbml(compiled) if encoding == "lumped" else to_sbml(compiled)
-    neurons = [s for layer in compiled.layer_species for s in layer]
-    return RoadRunnerSimulator(sbml, compiled.input_species, neurons, compiled.output_species,
+    return RoadRunnerSimulator(sbml, compiled.input_species, compiled.neuron_species, compiled.output_species,
                                eps=compiled.eps, time_scale=compiled.time_scale, encoding=encoding,
                                tolerance=tolerance)
 

@@ -217,8 +217,7 @@ class CopasiSimulator(AbstractSimulator):
         """COPASI on the elementary SBML of ``compiled`` (a :class:`~crn2sbml.compiler.CompiledNetwork`)."""
         from crn2sbml.export.sbml import to_sbml
 
-        neurons = [s for layer in compiled.layer_species for s in layer]
-        return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, neurons,
+        return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, compiled.neuron_species,
                    compiled.output_species, eps=compiled.eps, time_scale=compiled.time_scale,
                    encoding="elementary", tolerance=tolerance)
 

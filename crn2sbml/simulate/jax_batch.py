@@ -212,8 +212,8 @@ class JaxBatchSimulator(AbstractSimulator):
                 "c": jnp.asarray(compiled.time_scale, dtype=jnp.float64),
             }
         index = compiled.crn.index()
-        neurons = [s for layer in compiled.layer_species for s in layer]
-        self._default_y0 = np.array([compiled.crn.species[index[s]].initial_concentration for s in neurons], float)
+        self._default_y0 = np.array([compiled.crn.species[index[s]].initial_concentration
+                                     for s in compiled.neuron_species], float)
         self._chunk = _chunk_solver(self.sizes, self.powers, solver, self.rtol, self.atol, self.max_steps)
         self.n_steps = 0
         """Solver steps (shared by a slice, summed over chunks and slices) of the last ``settle`` call."""

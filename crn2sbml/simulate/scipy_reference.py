@@ -30,7 +30,7 @@ class ScipySimulator(AbstractSimulator):
         self.ode = MassActionODE.from_network(compiled.crn)
         index = compiled.crn.index()
         self._inputs = np.array([index[s] for s in compiled.input_species])
-        neurons = [s for layer in compiled.layer_species for s in layer]
+        neurons = list(compiled.neuron_species)
         self._neurons = np.array([index[s] for s in neurons])
         self._outputs = np.array([neurons.index(s) for s in compiled.output_species])
         self.relax_time = 1.0 / (2.0 * np.sqrt(compiled.eps) * compiled.time_scale)

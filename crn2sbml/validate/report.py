@@ -63,7 +63,7 @@ def model_report(name: str, out_root: Path = VALIDATION) -> dict:
     fixed = network.forward(data.x_test[:1])[0]
     horizon = 15.0 / rates.bound
     times = np.linspace(0, horizon, 301)
-    n_neurons = sum(len(layer) for layer in compiled.layer_species)
+    n_neurons = len(compiled.neuron_species)
     traj = roadrunner_simulator(compiled).trajectory(data.x_test[0], np.zeros(n_neurons), times)
     write_atomic(out / "convergence.png", convergence_figure(
         name, times, traj[:, -network.n_outputs:], fixed, rates.measured, rates.predicted, rates.bound))

@@ -17,10 +17,6 @@ from crn2sbml.nn.network import FeedForwardNetwork, Layer
 from crn2sbml.simulate import roadrunner_simulator
 
 
-def _neurons(compiled: CompiledNetwork) -> list[str]:
-    return [s for layer in compiled.layer_species for s in layer]
-
-
 # ------------------------------------------------------------------ uniqueness and global attraction
 @dataclass(frozen=True)
 class UniquenessResult:
@@ -40,7 +36,7 @@ def uniqueness(compiled: CompiledNetwork, inputs: np.ndarray, n_starts: int = 10
     """Settle from ``n_starts`` non-negative initial states spread over the input rows: zero, ``1e4`` in every
     species, and log-uniform random states in ``[1e-6, 1e4]``. All must reach the forward pass."""
     rng = np.random.default_rng(seed)
-    n = len(_neurons(compiled))
+    n = len(compiled.neuron_species)
     starts = 10.0 ** rng.uniform(-6, 4, size=(n_starts, n))
     starts[0] = 0.0
     starts[1] = 1e4
@@ -140,7 +136,7 @@ def settle_times(depths=(1, 2, 3, 4, 5), eps_values=(1e-3, 1e-2, 1e-1, 1.0), wid
             times = np.linspace(0, 4 * depth * bound, 1601)
             worst = 0.0
             for i in range(n_samples):
-                traj = sim.trajectory(x[i], np.zeros(len(_neurons(compiled))), times)
+                traj = sim.trajectory(x[i], np.zeros(len(compiled.neuron_species)), times)
                 err = np.abs(traj[:, -width:] - expected[i]) / expected[i]
                 ok = np.nonzero(err.max(1) > rtol)[0]
                 t_settle = times[min(ok[-1] + 1, len(times) - 1)] if ok.size else 0.0

@@ -61,6 +61,12 @@ class SteadyStates:
         )
 
 
+def relaxation_time(eps: float, time_scale: float) -> float:
+    """``1 / (2 sqrt(eps) c)`` s: the slowest smoothed-ReLU neuron's relaxation time, which sets the first
+    integration chunk of every backend."""
+    return 1.0 / (2.0 * float(np.sqrt(eps)) * time_scale)
+
+
 def relative_rate(y: np.ndarray, dydt: np.ndarray) -> np.ndarray:
     """The stopping criterion ``max_i |dy_i/dt| / |y_i|`` along the last axis."""
     return np.max(np.abs(dydt) / np.maximum(np.abs(y), 1e-300), axis=-1)

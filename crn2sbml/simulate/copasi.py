@@ -43,6 +43,7 @@ from crn2sbml.simulate.base import (
     SteadyStates,
     initial_states,
     relative_rate,
+    relaxation_time,
 )
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ class CopasiSimulator(AbstractSimulator):
             raise SimulationError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
         self.encoding = encoding
         self.tolerance = tolerance
-        self.relax_time = 1.0 / (2.0 * math.sqrt(eps) * time_scale)
+        self.relax_time = relaxation_time(eps, time_scale)
         self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
         copasi = copasi_module()
         self._datamodel = _import_sbml(sbml)
@@ -301,7 +302,7 @@ def _default_duration(sbml: str, eps: float | None, time_scale: float | None) ->
         time_scale = float(found.group(2)) if time_scale is None else time_scale
     if not (eps > 0 and math.isfinite(eps) and time_scale > 0 and math.isfinite(time_scale)):
         raise InputError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
-    return CPS_RELAXATION_TIMES / (2.0 * math.sqrt(eps) * time_scale)
+    return CPS_RELAXATION_TIMES * relaxation_time(eps, time_scale)
 
 
 def _input_concentrations(input_values: Mapping[str, float] | Sequence[float] | np.ndarray,

@@ -67,7 +67,13 @@ import optimistix as optx
 
 from crn2sbml.compiler import CompiledNetwork
 from crn2sbml.errors import InputError, SimulationError
-from crn2sbml.simulate.base import DEFAULT_TOLERANCE, AbstractSimulator, SteadyStates, initial_states
+from crn2sbml.simulate.base import (
+    DEFAULT_TOLERANCE,
+    AbstractSimulator,
+    SteadyStates,
+    initial_states,
+    relaxation_time,
+)
 
 ENCODING = "layered-ode"
 
@@ -199,7 +205,7 @@ class JaxBatchSimulator(AbstractSimulator):
         self.sizes: tuple[int, ...] = tuple(layer.n_out for layer in net.layers)
         self.n_neurons = sum(self.sizes)
         self.powers: tuple[int, ...] = tuple(int(p) for p, _, _ in net.activation.terms)
-        self.relax_time = 1.0 / (2.0 * np.sqrt(compiled.eps) * compiled.time_scale)
+        self.relax_time = relaxation_time(compiled.eps, compiled.time_scale)
         self.max_time = float(max_time) if max_time is not None else 2000.0 * self.relax_time
         self._w1 = np.asarray(net.layers[0].weights, dtype=float)
         self._b1 = np.asarray(net.layers[0].bias, dtype=float)

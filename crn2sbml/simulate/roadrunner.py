@@ -23,6 +23,7 @@ from crn2sbml.simulate.base import (
     SteadyStates,
     initial_states,
     relative_rate,
+    relaxation_time,
 )
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,7 @@ class RoadRunnerSimulator(AbstractSimulator):
         self._n_boundary = len(boundary)
         self._neuron_pos = np.array([floating.index(s) for s in neuron_species])
         self._output_cols = np.array([list(neuron_species).index(s) for s in output_species])
-        self.relax_time = 1.0 / (2.0 * np.sqrt(eps) * time_scale)
+        self.relax_time = relaxation_time(eps, time_scale)
         self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
 
     def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,

@@ -18,6 +18,7 @@ from crn2sbml.simulate.base import (
     SteadyStates,
     initial_states,
     relative_rate,
+    relaxation_time,
 )
 
 
@@ -33,7 +34,7 @@ class ScipySimulator(AbstractSimulator):
         neurons = list(compiled.neuron_species)
         self._neurons = np.array([index[s] for s in neurons])
         self._outputs = np.array([neurons.index(s) for s in compiled.output_species])
-        self.relax_time = 1.0 / (2.0 * np.sqrt(compiled.eps) * compiled.time_scale)
+        self.relax_time = relaxation_time(compiled.eps, compiled.time_scale)
 
     def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None) -> SteadyStates:
         x = np.atleast_2d(np.asarray(inputs, dtype=float))

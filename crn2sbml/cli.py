@@ -20,47 +20,54 @@ reactions, over 3 minutes at 25,534 on a 2-core machine)."""
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     from crn2sbml.compiler import compile_network
-    from crn2sbml.io import load_weights, write_model_folder
+    from crn2sbml.export.folder import model_folder_files
+    from crn2sbml.io import commit_folder, load_samples, load_weights
     from crn2sbml.validate.sbml_check import check_sbml
 
     network = load_weights(args.weights)
     compiled = compile_network(network, time_scale=args.time_scale)
-    written = write_model_folder(compiled, args.out)
+    samples = None
+    if args.samples is not None:
+        if not (args.cps or args.omex):
+            raise Crn2SbmlError("--samples goes into model.cps / model.omex: add --cps and/or --omex")
+        samples = network.check_inputs(load_samples(args.samples, names=compiled.input_species),
+                                       where=str(args.samples))
+    files = model_folder_files(compiled, cps=args.cps, omex=args.omex, samples=samples)
     n_reactions = len(compiled.crn.reactions)
     run_check = args.check if args.check is not None else n_reactions <= CHECK_LIMIT
-    check = check_sbml(written["model.xml"].read_text()).summary() if run_check else (
+    check = check_sbml(str(files["model.xml"])) if run_check else None
+    if check is not None and not check.is_valid():
+        raise Crn2SbmlError(f"libSBML found {len(check.errors)} error(s) in the SBML: {check.errors[0][1]} "
+                            f"(nothing was written to {args.out})")
+    written = commit_folder(args.out, files)
+    summary = check.summary() if check is not None else (
         f"full check skipped for {n_reactions} reactions (it takes minutes above ~10^4; --check forces it)")
-    if args.omex:
-        from crn2sbml.export.omex import to_omex
-        from crn2sbml.io import write_atomic
-
-        written["model.omex"] = write_atomic(Path(args.out) / "model.omex",
-                                             to_omex(compiled, written["model.xml"].read_text()))
-    if args.cps:
-        from crn2sbml.simulate.copasi import write_cps
-
-        written["model.cps"] = write_cps(written["model.xml"].read_text(), Path(args.out) / "model.cps",
-                                         eps=compiled.eps, time_scale=compiled.time_scale)
     print(f"compiled {network.shape_text()} network: {len(compiled.crn.species)} species, "
-          f"{n_reactions} reactions; libSBML: {check}")
+          f"{n_reactions} reactions; libSBML: {summary}")
+    if samples is not None:
+        print(f"  {len(samples)} sample(s) in {' and '.join(n for n in ('model.cps', 'model.omex') if n in files)}")
     for path in written.values():
         print(f"  wrote {path}")
     return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from crn2sbml.compiler import compile_network
-    from crn2sbml.io import load_manifest, load_samples, load_weights, save_table_csv
+    from crn2sbml.io import check_output_not_input, load_samples, save_table_csv
+    from crn2sbml.modelfolder import open_model_folder
     from crn2sbml.simulate import roadrunner_simulator
+    from crn2sbml.validate.inputs import check_options
 
+    check_options(tolerance=args.tolerance, where="--tolerance")
     folder = Path(args.model)
-    manifest = load_manifest(folder)
-    network = load_weights(folder / "weights.npz")
-    if network.weights_hash() != manifest.get("weights_sha256"):
-        raise Crn2SbmlError(f"{folder}/weights.npz does not match the manifest's weights hash")
-    compiled = compile_network(network, time_scale=float(manifest["time_scale"]))
-    x = network.check_inputs(load_samples(args.inputs), where=str(args.inputs))
-    sbml = (folder / "model.xml").read_text() if args.encoding == "elementary" else None
+    check_output_not_input(Path(args.out) if args.out else folder / "steady_state.csv", args.inputs,
+                           *(folder / name for name in ("model.xml", "weights.npz", "manifest.json")))
+    opened = open_model_folder(folder, trust_modified=args.trust_modified, on_modified=lambda problem: print(
+        f"crn2sbml simulate: warning: {problem}; simulating it anyway (--trust-modified)", file=sys.stderr))
+    compiled, manifest = opened.compiled, opened.manifest
+    x = compiled.network.check_inputs(load_samples(args.inputs, names=manifest["input_species"]),
+                                      where=str(args.inputs))
+    # the lumped encoding is built from the verified weights; the elementary one is the checked model.xml
+    sbml = opened.sbml if args.encoding == "elementary" else None
     sim = roadrunner_simulator(compiled, encoding=args.encoding, sbml=sbml, tolerance=args.tolerance)
     from tqdm import tqdm
 
@@ -104,15 +111,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from crn2sbml.compiler import compile_network
-    from crn2sbml.io import load_labelled_csv, write_json, write_model_folder
+    from crn2sbml.export.folder import model_folder_files
+    from crn2sbml.io import commit_folder, load_labelled_csv, write_json
     from crn2sbml.nn.activations import make_activation
     from crn2sbml.nn.datasets import check_labelled, load_dataset, split
     from crn2sbml.nn.train import TrainConfig, accuracy, train
+    from crn2sbml.validate.inputs import check_labels, check_options
 
+    # before any data is read: a bad option must not cost a dataset load or a JAX start
+    check_options(hidden=args.hidden, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
+                  seed=args.seed, eps=args.eps, where="options")
     if args.csv:
         x, y = check_labelled(*load_labelled_csv(args.csv), where=str(args.csv))
         if len(x) < 5:
             raise Crn2SbmlError(f"{args.csv}: {len(x)} samples are too few to split into train and test")
+        check_labels(y, where=str(args.csv), test_fraction=0.2)
         x_train, x_test, y_train, y_test = split(x, y, 0.2, args.seed)
         source = str(args.csv)
     else:
@@ -126,7 +139,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(x_train, y_train, config, progress=not args.quiet)
     seconds = time.perf_counter() - started
     compiled = compile_network(result.network)
-    write_model_folder(compiled, args.out)
+    commit_folder(args.out, model_folder_files(compiled))
     metrics = {"source": source, "train_accuracy": accuracy(result.network, x_train, y_train),
                "test_accuracy": accuracy(result.network, x_test, y_test), "best_epoch": result.best_epoch,
                "epochs_run": len(result.history), "train_seconds": seconds}
@@ -139,12 +152,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from crn2sbml.errors import InputError
-    from crn2sbml.io import save_weights
-    from crn2sbml.nn.importers import from_onnx, from_safetensors
+    from crn2sbml.io import check_output_not_input, save_weights
+    from crn2sbml.nn.importers import from_safetensors, import_onnx
 
+    check_output_not_input(args.out, args.model)
     suffix = args.model.suffix.lower()
+    notes: list[str] = []
     if suffix == ".onnx":
-        network = from_onnx(args.model, eps=args.eps)
+        imported = import_onnx(args.model, eps=args.eps, drop_softmax=args.drop_softmax)
+        network, notes = imported.network, imported.notes()
     elif suffix == ".safetensors":
         network = from_safetensors(args.model, eps=args.eps)
     else:
@@ -153,6 +169,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     save_weights(args.out, network)
     print(f"imported {network.shape_text()} network from {args.model} (ReLU -> σ_eps, eps {args.eps:g}); "
           f"wrote {args.out}")
+    for note in notes:
+        print(f"  {note}")
     return 0
 
 
@@ -180,10 +198,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("weights", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--time-scale", type=float, default=1.0, help="multiply every rate constant by c")
-    p.add_argument("--cps", action="store_true", help="also write model.cps for the COPASI GUI")
+    p.add_argument("--cps", action="store_true",
+                   help="also write model.cps for COPASI (time course, one parameter set per sample, a scan)")
     p.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
                    help=f"run libSBML's full consistency check (default: only up to {CHECK_LIMIT} reactions)")
-    p.add_argument("--omex", action="store_true", help="also write model.omex (SBML + SED-ML time course)")
+    p.add_argument("--omex", action="store_true",
+                   help="also write model.omex (SBML + SED-ML settling each sample, report with expected outputs)")
+    p.add_argument("--samples", type=Path, help=".csv or .npy input rows to put into model.cps / model.omex "
+                   "(default: the all-zero input)")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser("simulate", help="settle a compiled model for every input row in libRoadRunner")
@@ -192,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="output CSV (default MODEL/steady_state.csv)")
     p.add_argument("--encoding", choices=("lumped", "elementary"), default="lumped")
     p.add_argument("--tolerance", type=float, default=1e-10, help="stop when max |dy/dt|/y is below this")
+    p.add_argument("--trust-modified", action="store_true",
+                   help="simulate model.xml / weights.npz even if they differ from the digests in manifest.json "
+                        "(a warning instead of an error)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_simulate)
 
@@ -210,10 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("import", help="ONNX (Gemm/MatMul/Add/Relu) or safetensors weights -> weights .npz")
+    p = sub.add_parser("import", help="ONNX (Gemm/MatMul/Add/Relu/BatchNormalization) or safetensors weights "
+                       "-> weights .npz")
     p.add_argument("model", type=Path)
     p.add_argument("--out", type=Path, required=True, help="weights .npz to write")
     p.add_argument("--eps", type=float, default=0.05)
+    p.add_argument("--drop-softmax", action="store_true",
+                   help="drop a trailing ONNX Softmax/LogSoftmax (argmax unchanged; outputs no longer probabilities)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")

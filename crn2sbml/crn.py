@@ -72,6 +72,7 @@ class Reaction:
     note: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rate_constant", float(self.rate_constant))  # never a numpy scalar
         if not self.id.isidentifier():
             raise InputError(f"reaction id {self.id!r} is not a valid identifier")
         if not (math.isfinite(self.rate_constant) and self.rate_constant > 0):

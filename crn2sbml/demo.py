@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from crn2sbml.compiler import compile_network
-from crn2sbml.io import load_weights, save_weights, write_model_folder
+from crn2sbml.export.folder import model_folder_files
+from crn2sbml.io import commit_folder, load_weights
 from crn2sbml.validate.equivalence import compare_classification
 from crn2sbml.validate.sbml_check import check_sbml
 from crn2sbml.zoo import MODELS, ZOO, dataset_for, settle_test_set, train_model
@@ -30,7 +31,6 @@ def run_demo(out: Path, retrain: bool = False) -> dict:
     shipped = MODELS / "digits" / "weights.npz"
     if retrain or not shipped.is_file():
         network = train_model(spec, progress=True)[0].network
-        save_weights(out / "weights.npz", network)
         stage("train", t, f"JAX + optax, seed {spec.seed}")
     else:
         network = load_weights(shipped)
@@ -39,8 +39,9 @@ def run_demo(out: Path, retrain: bool = False) -> dict:
     compiled = compile_network(network)
     stage("compile", t, f"{len(compiled.crn.species)} species, {len(compiled.crn.reactions)} reactions")
     t = time.perf_counter()
-    written = write_model_folder(compiled, out)
-    sbml = written["model.xml"].read_text()
+    files = model_folder_files(compiled)
+    commit_folder(out, files)
+    sbml = str(files["model.xml"])
     stage("export", t, f"SBML L3V2 + Antimony + manifest in {out}/")
     t = time.perf_counter()
     check = check_sbml(sbml)

@@ -33,3 +33,25 @@ class ExportError(Crn2SbmlError):
 
 class SimulationError(Crn2SbmlError):
     """A simulator failed to load a model or did not settle within its time budget."""
+
+
+class LimitError(InputError):
+    """An input over a size limit (file bytes, array elements): refused before it is read into memory."""
+
+
+class ModelFileError(InputError, SimulationError):
+    """SBML text refused before any simulator sees it: not XML, a DTD or entity declaration, not valid SBML
+    Level 3, an SBML package that can pull in other files. Also a SimulationError: the model cannot be loaded."""
+
+
+class ModelMismatchError(ModelFileError):
+    """An SBML model that is not the one the manifest describes (species missing, inputs not boundary species)."""
+
+
+class IntegrityError(InputError):
+    """A file of a compiled model folder whose SHA-256 differs from the digest its manifest records."""
+
+
+class SimulatorInputError(InputError, SimulationError):
+    """Input concentrations a simulator refused (wrong shape, NaN or inf, negative); the same type from every
+    backend. Also a SimulationError, which the COPASI backend raised for them before."""

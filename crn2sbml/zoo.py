@@ -14,12 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crn2sbml.compiler import CompiledNetwork, compile_network
-from crn2sbml.io import load_weights, write_atomic, write_json, write_model_folder
+from crn2sbml.export.folder import model_folder_files
+from crn2sbml.io import commit_folder, write_atomic, write_json
+from crn2sbml.modelfolder import open_model_folder
 from crn2sbml.nn.activations import make_activation
 from crn2sbml.nn.datasets import Dataset, load_dataset
 from crn2sbml.nn.train import TrainConfig, accuracy, train
 from crn2sbml.simulate import SteadyStates, roadrunner_simulator
-from crn2sbml.simulate.copasi import write_cps
 from crn2sbml.validate.equivalence import ClassificationAgreement, compare_classification
 from crn2sbml.validate.plots import agreement_figure
 from crn2sbml.validate.sbml_check import check_sbml
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 MODELS = REPO / "models"
 VALIDATION = REPO / "validation"
+ARCHIVE_SAMPLES = 3
+"""Test samples each zoo model's ``model.cps`` and ``model.omex`` settle (the first ones of the test split)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,10 @@ def validate_model(
     folder: Path, data: Dataset, out: Path, progress=None
 ) -> tuple[ClassificationAgreement, SteadyStates]:
     """Settle every test sample from the shipped ``model.xml``; write ``agreement.json`` and ``agreement.png``."""
-    network = load_weights(folder / "weights.npz")
-    compiled = compile_network(network)
-    sbml = (folder / "model.xml").read_text()
+    opened = open_model_folder(folder)
+    network = opened.compiled.network
     started = time.perf_counter()
-    states = settle_test_set(compiled, sbml, data, progress)
+    states = settle_test_set(opened.compiled, opened.sbml, data, progress)
     seconds = time.perf_counter() - started
     agreement = compare_classification(network, data.x_test, data.y_test, states)
     write_json(out / "agreement.json", {"model": folder.name, "dataset": data.name, **agreement.to_dict(),
@@ -116,8 +118,11 @@ def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_
   max |CRN − network| output difference {agreement.max_abs_difference:.2e}.
 
 Files: `weights.npz` (W1, b1, …, eps), `model.xml` (SBML L3V2, elementary mass action), `model.ant`
-(Antimony), `manifest.json` (input/output species order, eps, weights hash), `model.cps` (COPASI, with a
-time course ready to run on the first test sample). Evidence: `validation/{spec.name}/`.
+(Antimony), `manifest.json` (input/output species order, eps, weights hash, SHA-256 of every file),
+`model.cps` (COPASI: a time course on test sample 1, one parameter set per sample and a scan over the first
+{ARCHIVE_SAMPLES} test samples that writes `steady_states.tsv`), `model.omex` (COMBINE archive: SED-ML settling
+the same {ARCHIVE_SAMPLES} samples, with a report of the outputs beside the network's). Evidence:
+`validation/{spec.name}/`.
 """
 
 
@@ -128,11 +133,10 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
     train_seconds = time.perf_counter() - started
     compiled = compile_network(result.network)
     folder = models / spec.name
-    written = write_model_folder(compiled, folder)
-    check = check_sbml(written["model.xml"].read_text())
+    files = model_folder_files(compiled, cps=True, omex=True, samples=data.x_test[:ARCHIVE_SAMPLES])
+    check = check_sbml(str(files["model.xml"]))
+    commit_folder(folder, files)
     agreement, _ = validate_model(folder, data, validation / spec.name)
-    write_cps(written["model.xml"].read_text(), folder / "model.cps", input_values=data.x_test[0],
-              eps=compiled.eps, time_scale=compiled.time_scale)
     train_acc = accuracy(result.network, data.x_train, data.y_train)
     write_atomic(folder / "README.md", model_readme(spec, data, compiled, train_acc, agreement))
     summary = {"model": spec.name, "shape": compiled.network.shape_text(), "spec": asdict(spec),

@@ -7,16 +7,13 @@ import numpy as np
 import pytest
 
 from crn2sbml.compiler import compile_network
-from crn2sbml.errors import InputError, SimulationError
+from crn2sbml.errors import SimulationError
+from crn2sbml.export.copasi import to_cps
 from crn2sbml.export.sbml import to_sbml
 from crn2sbml.simulate import roadrunner_simulator
 from crn2sbml.simulate.copasi import (
-    ABSOLUTE_TOLERANCE,
-    RELATIVE_TOLERANCE,
     CopasiSimulator,
-    copasi_locale,
     copasi_module,
-    write_cps,
 )
 from tests.conftest import RANDOM_CASES, STEADY_STATE_RTOL, random_network
 
@@ -98,84 +95,11 @@ def test_bad_models_are_refused(datamodels_are_released):
         CopasiSimulator(to_sbml(compiled), ["y1"], ["y2"], ["y2"], eps=0.1)
 
 
-def _load_cps(path):
-    datamodel = COPASI.CRootContainer.addDatamodel()
-    with copasi_locale():
-        loaded = datamodel.loadModel(str(path))
-    assert loaded, COPASI.CCopasiMessage.getAllMessageText()
-    return datamodel
-
-
-def test_write_cps_round_trips_through_copasi(tmp_path, datamodels_are_released):
-    net = random_network(31, (3, 4, 2), 0.05)
-    compiled = compile_network(net)
-    path = tmp_path / "model.cps"
-    path.write_text("an older file that must be replaced")
-    x = np.array([0.5, 1.5, 0.25])
-    assert write_cps(to_sbml(compiled), path, input_values=x, duration=123.5) == path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.cps"]  # no temporary file left behind
-    datamodel = _load_cps(path)
-    try:
-        model = datamodel.getModel()
-        names = sorted(r.getObjectName() for r in model.getReactions())
-        assert names == sorted(r.note for r in compiled.crn.reactions)
-        by_name = {m.getObjectName(): m for m in model.getMetabolites()}
-        roles = {s.id: s.role for s in compiled.crn.species}
-        for sid, value in zip(compiled.input_species, x, strict=True):
-            assert by_name[roles[sid]].getStatus() == COPASI.CModelEntity.Status_FIXED
-            assert by_name[roles[sid]].getInitialConcentration() == pytest.approx(value, rel=1e-12)
-        task = datamodel.getTask("Time-Course")
-        assert task.isScheduled()
-        assert task.getProblem().getDuration() == pytest.approx(123.5)
-        assert task.getProblem().getStepNumber() == 500
-        method = task.getMethod()
-        assert method.getParameter("Relative Tolerance").getDblValue() == RELATIVE_TOLERANCE
-        assert method.getParameter("Absolute Tolerance").getDblValue() == ABSOLUTE_TOLERANCE
-        assert datamodel.getPlotDefinitionList().size() == 1
-    finally:
-        COPASI.CRootContainer.removeDatamodel(datamodel)
-
-
-def test_default_cps_duration_reaches_the_forward_pass(tmp_path, datamodels_are_released):
-    """Pressing Run on the saved task (default duration: 20 relaxation times from the SBML notes) lands on f(x)."""
-    net = random_network(32, (3, 5, 2), 0.1)
-    compiled = compile_network(net, time_scale=3.0)
-    x = {"x1": 0.2, "x2": 1.1, "x3": 0.6}
-    path = write_cps(to_sbml(compiled), tmp_path / "run.cps", input_values=x)
-    datamodel = _load_cps(path)
-    try:
-        task = datamodel.getTask("Time-Course")
-        assert task.getProblem().getDuration() == pytest.approx(20 / (2 * np.sqrt(0.1) * 3.0))
-        task.getProblem().setTimeSeriesRequested(False)
-        assert task.process(True), task.getProcessError()
-        by_name = {m.getObjectName(): m for m in datamodel.getModel().getMetabolites()}
-        roles = {s.id: s.role for s in compiled.crn.species}
-        y = np.array([by_name[roles[s]].getConcentration() for s in compiled.output_species])
-        np.testing.assert_allclose(y, net.forward(np.array([[0.2, 1.1, 0.6]]))[0], rtol=1e-5)
-    finally:
-        COPASI.CRootContainer.removeDatamodel(datamodel)
-
-
-def test_write_cps_refuses_bad_arguments(tmp_path, datamodels_are_released):
-    sbml = to_sbml(compile_network(random_network(33, (2, 2), 0.1)))
-    with pytest.raises(InputError, match="not boundary"):
-        write_cps(sbml, tmp_path / "a.cps", input_values={"y1": 1.0})
-    with pytest.raises(InputError, match="2 boundary species"):
-        write_cps(sbml, tmp_path / "a.cps", input_values=[1.0, 2.0, 3.0])
-    with pytest.raises(InputError, match=">= 0"):
-        write_cps(sbml, tmp_path / "a.cps", input_values=[1.0, -2.0])
-    with pytest.raises(InputError, match="duration"):
-        write_cps(sbml, tmp_path / "a.cps", duration=-1.0)
-    with pytest.raises(SimulationError, match="could not save"):
-        write_cps(sbml, tmp_path / "missing" / "a.cps", duration=1.0)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_copasi_leaves_the_locale_alone(tmp_path):
     """COPASI sets LC_ALL=C on import and on every SBML/CPS import; the backend must give the locale back."""
     before = locale.setlocale(locale.LC_ALL, None), locale.getpreferredencoding(False)
     compiled = compile_network(random_network(34, (2, 2), 0.1))
     with CopasiSimulator.from_compiled(compiled) as sim:
         sim.settle(np.ones((1, 2)))
-    write_cps(to_sbml(compiled), tmp_path / "l.cps", duration=1.0)
+    to_cps(compiled, to_sbml(compiled))
     assert (locale.setlocale(locale.LC_ALL, None), locale.getpreferredencoding(False)) == before

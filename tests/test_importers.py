@@ -15,9 +15,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
+from crn2sbml.cli import main
 from crn2sbml.errors import InputError, UnsupportedModelError
+from crn2sbml.io import load_weights
 from crn2sbml.nn.activations import smoothed_relu
-from crn2sbml.nn.importers import from_onnx, from_safetensors, from_sklearn, sklearn_accuracy_shift
+from crn2sbml.nn.importers import (
+    from_onnx,
+    from_safetensors,
+    from_sklearn,
+    import_onnx,
+    sklearn_accuracy_shift,
+)
 from crn2sbml.nn.network import FeedForwardNetwork
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -163,18 +171,21 @@ def test_sklearn_refuses_unfitted_multilabel_and_other_estimators(iris):
 
 
 # ---------------------------------------------------------------- ONNX
-def tensor(name: str, arr: np.ndarray) -> onnx.TensorProto:
-    return numpy_helper.from_array(np.asarray(arr, dtype=np.float32), name)
+def tensor(name: str, arr: np.ndarray, dtype: type = np.float32) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.asarray(arr, dtype=dtype), name)
 
 
 def onnx_model(nodes: list[onnx.NodeProto], weights: dict[str, np.ndarray], n_in: int, n_out: int,
-               x_name: str = "x", y_name: str = "y", input_shape: list | None = None) -> onnx.ModelProto:
+               x_name: str = "x", y_name: str = "y", input_shape: list | None = None,
+               double: bool = False) -> onnx.ModelProto:
+    """``double``: float64 tensors, so that ReferenceEvaluator computes in float64 (1e-9 comparisons)."""
+    elem, dtype = (TensorProto.DOUBLE, np.float64) if double else (TensorProto.FLOAT, np.float32)
     graph = helper.make_graph(
         nodes,
         "net",
-        [helper.make_tensor_value_info(x_name, TensorProto.FLOAT, input_shape or ["N", n_in])],
-        [helper.make_tensor_value_info(y_name, TensorProto.FLOAT, ["N", n_out])],
-        initializer=[tensor(k, v) for k, v in weights.items()],
+        [helper.make_tensor_value_info(x_name, elem, input_shape or ["N", n_in])],
+        [helper.make_tensor_value_info(y_name, elem, ["N", n_out])],
+        initializer=[tensor(k, v, dtype) for k, v in weights.items()],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
@@ -258,8 +269,11 @@ def _unsupported_graphs() -> dict[str, tuple[onnx.ModelProto, list[str]]]:
     return {
         "tanh": (chain(helper.make_node("Tanh", ["h"], ["y"], name="act_tanh")), ["act_tanh", "Tanh"]),
         "sigmoid": (chain(helper.make_node("Sigmoid", ["h"], ["y"], name="sig")), ["sig", "Sigmoid"]),
-        "softmax": (chain(helper.make_node("Softmax", ["h"], ["y"], name="probs")), ["probs", "Softmax"]),
-        "conv": (conv, ["x"]),  # refused at the 4-D input, before the Conv itself is reached
+        "softmax": (chain(helper.make_node("Softmax", ["h"], ["y"], name="probs")),
+                    ["probs", "Softmax", "drop_softmax=True", "--drop-softmax", "argmax"]),
+        "logsoftmax": (chain(helper.make_node("LogSoftmax", ["h"], ["y"], name="logp")),
+                       ["logp", "LogSoftmax", "drop_softmax=True"]),
+        "conv": (conv, ["node 'conv0' (op_type Conv) is not supported"]),  # the op, not the 4-D input
         "conv_2d": (onnx_model([helper.make_node("Conv", ["x", "K"], ["y"], name="conv0")], conv_w, 3, 3),
                     ["conv0", "Conv"]),
         "skip": (chain(helper.make_node("Relu", ["h"], ["r"], name="relu"),
@@ -308,6 +322,258 @@ def test_onnx_shape_mismatch_names_the_node():
     model = onnx_model([helper.make_node("Gemm", ["x", "W", "b"], ["y"], name="wrong_width")], w, 3, 2)
     with pytest.raises(InputError, match="wrong_width"):
         from_onnx(model)
+
+
+def test_onnx_conv_is_named_before_any_structural_complaint():
+    """A dynamic ``view`` as exported by PyTorch: x feeds Shape and Reshape, which used to be reported as
+    'tensor used by 2 nodes'; the Conv is what cannot be represented, and it must lead the message."""
+    rng = np.random.default_rng(5)
+    w = {"K": rng.normal(size=(2, 1, 3, 3)), "idx": np.array(0.0), "tail": np.array([1.0, 5.0, 5.0]),
+         "W": rng.normal(size=(3, 18)), "b": rng.normal(size=3)}
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shp"], name="shape0"),
+        helper.make_node("Gather", ["shp", "idx"], ["n"], name="gather0"),
+        helper.make_node("Concat", ["n", "tail"], ["new_shape"], name="concat0", axis=0),
+        helper.make_node("Reshape", ["x", "new_shape"], ["img"], name="view0"),
+        helper.make_node("Conv", ["img", "K"], ["c"], name="conv1"),
+        helper.make_node("Relu", ["c"], ["r"], name="relu1"),
+        helper.make_node("Flatten", ["r"], ["f"], name="flat1", axis=1),
+        helper.make_node("Gemm", ["f", "W", "b"], ["y"], name="fc", transB=1),
+    ]
+    with pytest.raises(UnsupportedModelError) as info:
+        from_onnx(onnx_model(nodes, w, 25, 3))
+    message = str(info.value)
+    assert message.startswith("ONNX model: node 'conv1' (op_type Conv) is not supported"), message
+    assert "used by" not in message
+    for plumbing in ("'shape0' (op_type Shape)", "'view0' (op_type Reshape)"):  # listed too, after the Conv
+        assert message.index(plumbing) > message.index("Conv")
+
+
+@pytest.mark.parametrize("case", ["batchnorm_training", "softmax_inside", "foreign_domain"])
+def test_onnx_operator_problems_come_before_branch_complaints(case):
+    """``x`` feeds two nodes (a branch); the operator's own problem is reported, not the branch."""
+    rng = np.random.default_rng(9)
+    w = {"W": rng.normal(size=(3, 3)), "b": rng.normal(size=3), "s": np.ones(3), "m": np.zeros(3), "v": np.ones(3)}
+    culprit = {
+        "batchnorm_training": (helper.make_node("BatchNormalization", ["h", "s", "b", "m", "v"], ["z"], name="bn_t",
+                                                training_mode=1), ["bn_t", "training mode"]),
+        "softmax_inside": (helper.make_node("Softmax", ["h"], ["z"], name="sm_mid", axis=1),
+                           ["sm_mid", "only a trailing Softmax"]),
+        "foreign_domain": (helper.make_node("FusedGemm", ["h", "W"], ["z"], name="fused", domain="com.microsoft"),
+                           ["fused", "com.microsoft"]),
+    }[case]
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "b"], ["h"], name="fc"),
+        culprit[0],
+        helper.make_node("Relu", ["x"], ["side"], name="branch"),
+        helper.make_node("Add", ["z", "side"], ["y"], name="join"),
+    ]
+    model = onnx_model(nodes, w, 3, 3)
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    with pytest.raises(UnsupportedModelError) as info:
+        from_onnx(model, drop_softmax=True)
+    for word in culprit[1]:
+        assert word in str(info.value), str(info.value)
+    assert "used by" not in str(info.value)
+
+
+# ---------------------------------------------------------------- ONNX BatchNormalization
+BN_EPSILON = float(np.float32(1e-3))
+"""ONNX stores float attributes as float32: the fold must use the stored value."""
+
+
+def bn_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Scales of both signs, and variances down to 1e-4 where ``epsilon`` = 1e-3 dominates ``sqrt(var + eps)``."""
+    return {"scale": rng.uniform(0.5, 2.0, size=n) * rng.choice([-1.0, 1.0], size=n),
+            "shift": rng.normal(size=n), "mean": rng.normal(scale=2.0, size=n),
+            "var": 10.0 ** rng.uniform(-4, 1, size=n)}
+
+
+def batchnorm_graph(first: str, rng: np.random.Generator) -> tuple[onnx.ModelProto, dict[str, np.ndarray]]:
+    """float64 ``first`` (Gemm, or MatMul + Add) -> BatchNormalization -> Relu -> Gemm, shape 4-6-3."""
+    w = {"W1": rng.normal(size=(6, 4)), "b1": rng.normal(size=6), **bn_params(rng, 6),
+         "W2": rng.normal(size=(6, 3)), "b2": rng.normal(size=3)}
+    if first == "gemm":
+        linear = [helper.make_node("Gemm", ["x", "W1", "b1"], ["lin"], name="fc1", transB=1)]
+    else:
+        w["W1"] = w["W1"].T.copy()  # MatMul takes (n_in, n_out)
+        linear = [helper.make_node("MatMul", ["x", "W1"], ["mm"], name="fc1"),
+                  helper.make_node("Add", ["mm", "b1"], ["lin"], name="bias1")]
+    nodes = [*linear,
+             helper.make_node("BatchNormalization", ["lin", "scale", "shift", "mean", "var"], ["bn"], name="bn1",
+                              epsilon=BN_EPSILON),
+             helper.make_node("Relu", ["bn"], ["r"], name="relu1"),
+             helper.make_node("Gemm", ["r", "W2", "b2"], ["y"], name="fc2")]
+    return onnx_model(nodes, w, 4, 3, double=True), w
+
+
+def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
+    return float(np.max(np.abs(actual - expected)) / np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("first", ["gemm", "matmul_add"])
+def test_onnx_batchnorm_folds_exactly_against_reference_evaluator(first):
+    rng = np.random.default_rng(21)
+    model, w = batchnorm_graph(first, rng)
+    imported = import_onnx(model, eps=1e-10)
+    network = imported.network
+    assert network.shape == (4, 6, 3)
+    assert imported.folded_batchnorm == ("node 'bn1' (op_type BatchNormalization)",)
+    # The folded layer is exactly diag(s)·W, s·(b - mean) + B.
+    s = w["scale"] / np.sqrt(w["var"] + BN_EPSILON)
+    w1 = w["W1"] if first == "gemm" else w["W1"].T
+    np.testing.assert_allclose(network.layers[0].weights, s[:, None] * w1, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(network.layers[0].bias, s * (w["b1"] - w["mean"]) + w["shift"], rtol=1e-14, atol=1e-15)
+
+    x = rng.uniform(0, 2, size=(50, 4))
+    bn_out, y = ReferenceEvaluator(model).run(["bn", "y"], {"x": x})
+    hidden, logits = network.pre_activations(x)
+    assert np.mean(bn_out > 0) > 0.2 and np.mean(bn_out < 0) > 0.2  # the Relu really cuts
+    assert relative_error(hidden, bn_out) < 1e-9
+    assert relative_error(relu_chain(network, x), y) < 1e-9
+    # With a tiny eps σ_eps is ReLU up to sqrt(eps) = 1e-5 per hidden unit: the folded layer feeds on correctly.
+    np.testing.assert_allclose(logits, y, rtol=0, atol=2e-4)
+    np.testing.assert_allclose(network.forward(x), np.maximum(y, 0), rtol=0, atol=2e-4)
+
+
+def test_onnx_batchnorm_default_epsilon_and_float32_weights():
+    """No ``epsilon`` attribute means ONNX's 1e-5; float32 parameters are folded in float64."""
+    rng = np.random.default_rng(4)
+    p = bn_params(rng, 3)
+    w = {"W": rng.normal(size=(3, 2)), **p}
+    nodes = [helper.make_node("Gemm", ["x", "W"], ["g"], name="fc", transB=1),
+             helper.make_node("BatchNormalization", ["g", "scale", "shift", "mean", "var"], ["y"], name="bn")]
+    model = onnx_model(nodes, w, 2, 3)
+    network = from_onnx(model)
+    s = f32(p["scale"]) / np.sqrt(f32(p["var"]) + 1e-5)
+    np.testing.assert_allclose(network.layers[0].weights, s[:, None] * f32(w["W"]), rtol=1e-14)
+    np.testing.assert_allclose(network.layers[0].bias, s * -f32(p["mean"]) + f32(p["shift"]), rtol=1e-14, atol=1e-15)
+    x = rng.uniform(0, 1, size=(10, 2))
+    reference = ReferenceEvaluator(model).run(None, {"x": x.astype(np.float32)})[0]
+    np.testing.assert_allclose(network.pre_activations(x)[0], reference, rtol=1e-4, atol=1e-4)
+
+
+def _bad_batchnorm_graphs() -> dict[str, tuple[onnx.ModelProto, type, list[str]]]:
+    rng = np.random.default_rng(1)
+    w = {"W": rng.normal(size=(3, 3)), "b": rng.normal(size=3), **bn_params(rng, 3), "short": np.ones(2)}
+    bn_in = ["scale", "shift", "mean", "var"]
+
+    def graph(*nodes: onnx.NodeProto) -> onnx.ModelProto:
+        return onnx_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], name="fc"), *nodes], w, 3, 3)
+
+    def bn(inputs: list[str], outputs: list[str] | None = None, **attrs) -> onnx.NodeProto:
+        return helper.make_node("BatchNormalization", inputs, outputs or ["y"], name="bn_bad", **attrs)
+
+    return {
+        "training_mode": (graph(bn(["h", *bn_in], training_mode=1)), UnsupportedModelError,
+                          ["bn_bad", "BatchNormalization", "training mode"]),
+        "running_stat_outputs": (graph(bn(["h", *bn_in], ["y", "rm", "rv"])), UnsupportedModelError,
+                                 ["bn_bad", "training mode"]),
+        "after_relu": (graph(helper.make_node("Relu", ["h"], ["r"], name="relu"), bn(["r", *bn_in])),
+                       UnsupportedModelError, ["bn_bad", "right after a linear layer"]),
+        "first_node": (onnx_model([bn(["x", *bn_in])], w, 3, 3), UnsupportedModelError,
+                       ["bn_bad", "right after a linear layer"]),
+        "wrong_shape": (graph(bn(["h", "scale", "shift", "short", "var"])), InputError, ["bn_bad", "'short'", "(3,)"]),
+        "computed_param": (graph(helper.make_node("Relu", ["scale"], ["rs"], name="rs"), bn(["h", "rs", *bn_in[1:]])),
+                           UnsupportedModelError, ["bn_bad", "'rs'", "computed"]),
+        "unknown_attribute": (graph(bn(["h", *bn_in], fancy=1)), UnsupportedModelError, ["bn_bad", "fancy"]),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_batchnorm_graphs()))
+def test_onnx_refuses_unfoldable_batchnorm_naming_it(case):
+    model, error, words = _bad_batchnorm_graphs()[case]
+    with pytest.raises(error) as info:
+        from_onnx(model)
+    for word in words:
+        assert word in str(info.value), (case, str(info.value))
+
+
+# ---------------------------------------------------------------- ONNX trailing Softmax
+def softmax_graph(op: str, axis: int | None = -1) -> tuple[onnx.ModelProto, list[tuple[np.ndarray, np.ndarray]]]:
+    """float64 Gemm -> Relu -> Gemm -> ``op`` (Softmax or LogSoftmax), shape 4-5-3."""
+    rng = np.random.default_rng(16)  # all three classes win on the test inputs
+    w = {"W1": rng.normal(size=(5, 4)), "b1": rng.normal(size=5),
+         "W2": rng.normal(size=(3, 5)), "b2": rng.normal(size=3)}
+    extra = {} if axis is None else {"axis": axis}
+    nodes = [helper.make_node("Gemm", ["x", "W1", "b1"], ["g1"], name="fc1", transB=1),
+             helper.make_node("Relu", ["g1"], ["r1"], name="relu1"),
+             helper.make_node("Gemm", ["r1", "W2", "b2"], ["logits"], name="fc2", transB=1),
+             helper.make_node(op, ["logits"], ["y"], name="probs", **extra)]
+    return onnx_model(nodes, w, 4, 3, double=True), [(w["W1"], w["b1"]), (w["W2"], w["b2"])]
+
+
+@pytest.mark.parametrize("op, axis", [("Softmax", -1), ("Softmax", 1), ("Softmax", None), ("LogSoftmax", -1)])
+def test_onnx_drop_softmax_keeps_the_argmax(op, axis):
+    model, source = softmax_graph(op, axis)
+    with pytest.raises(UnsupportedModelError, match="drop_softmax=True"):
+        from_onnx(model)
+    imported = import_onnx(model, eps=0.05, drop_softmax=True)
+    network = imported.network
+    assert imported.dropped_softmax == f"node 'probs' (op_type {op})" and imported.folded_batchnorm == ()
+    x = np.random.default_rng(14).uniform(0, 2, size=(200, 4))
+    check_pre_activations(network, source, x)  # the layers before the Softmax, unchanged
+    reference = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    logits = relu_chain(network, x)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = log_softmax if op == "LogSoftmax" else np.exp(log_softmax)
+    assert relative_error(expected, reference) < 1e-9  # what was dropped is exactly the final (log-)softmax
+    predicted = reference.argmax(axis=1)
+    assert len(set(predicted)) == 3  # all classes occur: the argmax checks below are not vacuous
+    np.testing.assert_array_equal(logits.argmax(axis=1), predicted)  # dropping it keeps the source's class
+    # σ_eps on the output layer is increasing too, so the network's argmax is that of its own last pre-activations
+    # (its hidden σ_eps values differ from ReLU by up to sqrt(eps), which may move the class near a tie) ...
+    np.testing.assert_array_equal(network.forward(x).argmax(axis=1), network.pre_activations(x)[-1].argmax(axis=1))
+    # ... and as eps -> 0 it is the source model's class.
+    tiny = from_onnx(model, eps=1e-10, drop_softmax=True)
+    np.testing.assert_array_equal(tiny.forward(x).argmax(axis=1), predicted)
+    values = "log-probabilities" if op == "LogSoftmax" else "probabilities"
+    (note,) = imported.notes()
+    assert "argmax" in note and "unchanged" in note and "monotone" in note and f"no longer {values}" in note
+
+
+def test_onnx_drop_softmax_refuses_a_softmax_that_is_not_trailing_or_mixes_samples():
+    rng = np.random.default_rng(2)
+    w = {"W": rng.normal(size=(3, 3)), "b": rng.normal(size=3)}
+    inner = onnx_model([helper.make_node("Softmax", ["x"], ["p"], name="early"),
+                        helper.make_node("Gemm", ["p", "W", "b"], ["y"], name="fc")], w, 3, 3)
+    with pytest.raises(UnsupportedModelError, match="'early'.*only a trailing Softmax"):
+        from_onnx(inner, drop_softmax=True)
+    batch_axis = onnx_model([helper.make_node("Gemm", ["x", "W", "b"], ["h"], name="fc"),
+                             helper.make_node("Softmax", ["h"], ["y"], name="over_batch", axis=0)], w, 3, 3)
+    with pytest.raises(UnsupportedModelError, match="'over_batch'.*axis=0"):
+        from_onnx(batch_axis, drop_softmax=True)
+
+
+def test_cli_import_drop_softmax_and_batchnorm(tmp_path, capsys):
+    rng = np.random.default_rng(17)
+    bn_model, _ = batchnorm_graph("gemm", rng)
+    graph = bn_model.graph
+    graph.node[-1].output[0] = "logits"  # append a trailing Softmax to Gemm -> BN -> Relu -> Gemm
+    graph.node.append(helper.make_node("Softmax", ["logits"], ["y"], name="probs"))
+    path = tmp_path / "bn_softmax.onnx"
+    onnx.save(bn_model, path)
+    out = tmp_path / "w.npz"
+
+    assert main(["import", str(path), "--out", str(out)]) == 1
+    assert "--drop-softmax" in capsys.readouterr().err and not out.exists()
+
+    assert main(["import", str(path), "--out", str(out), "--drop-softmax", "--eps", "0.01"]) == 0
+    printed = capsys.readouterr().out
+    assert "folded node 'bn1' (op_type BatchNormalization)" in printed
+    assert "node 'probs' (op_type Softmax)" in printed
+    assert "predicted class (argmax) is unchanged because softmax is monotone" in printed
+    assert "no longer probabilities" in printed
+    saved = load_weights(out)
+    direct = from_onnx(path, eps=0.01, drop_softmax=True)
+    assert saved.shape == (4, 6, 3) and saved.eps == 0.01
+    for a, b in zip(saved.layers, direct.layers, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.bias, b.bias)
+    x = rng.uniform(0, 2, size=(40, 4))
+    reference = ReferenceEvaluator(bn_model).run(None, {"x": x})[0]
+    np.testing.assert_array_equal(relu_chain(saved, x).argmax(axis=1), reference.argmax(axis=1))
 
 
 # ---------------------------------------------------------------- safetensors

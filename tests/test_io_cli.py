@@ -135,3 +135,64 @@ def test_cli_compile_skips_the_slow_full_check_for_large_models(tmp_path, capsys
     assert "full check skipped" in capsys.readouterr().out
     assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m"), "--check"]) == 0
     assert "0 errors, 0 warnings" in capsys.readouterr().out
+
+
+def test_cli_refuses_an_output_that_is_an_input(tmp_path, capsys):
+    source = tmp_path / "m.onnx"
+    source.write_bytes(b"not really onnx")
+    assert main(["import", str(source), "--out", str(tmp_path / "." / "m.onnx")]) == 1
+    assert "would destroy the input" in capsys.readouterr().err
+    assert source.read_bytes() == b"not really onnx"
+    save_weights(tmp_path / "w.npz", random_network(35, (2, 2), 0.05))
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    (tmp_path / "x.csv").write_text("1,2\n")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    for out in (tmp_path / "x.csv", tmp_path / "m" / "model.xml", tmp_path / "m" / "weights.npz"):
+        assert main(["simulate", str(tmp_path / "m"), "--inputs", str(tmp_path / "x.csv"), "--out", str(out)]) == 1
+        assert "would destroy the input" in capsys.readouterr().err
+    assert (tmp_path / "x.csv").read_text() == "1,2\n"
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+
+
+def test_cli_compile_replaces_the_whole_folder(tmp_path, capsys):
+    save_weights(tmp_path / "w.npz", random_network(36, (2, 3, 2), 0.05))
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m"), "--cps"]) == 0
+    assert (tmp_path / "m" / "model.cps").is_file()
+    save_weights(tmp_path / "w2.npz", random_network(37, (2, 2), 0.05))
+    assert main(["compile", str(tmp_path / "w2.npz"), "--out", str(tmp_path / "m")]) == 0
+    assert not (tmp_path / "m" / "model.cps").exists()  # no stale COPASI file of the earlier network
+    assert load_weights(tmp_path / "m" / "weights.npz").shape_text() == "2-2"
+    # a folder holding someone else's files is refused, and left alone
+    (tmp_path / "m" / "lab_notes.txt").write_text("mine")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()}
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 1
+    assert "lab_notes.txt" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_cli_simulate_reads_spreadsheet_exports(tmp_path):
+    net = random_network(38, (3, 4, 2), 0.05)
+    save_weights(tmp_path / "w.npz", net)
+    assert main(["compile", str(tmp_path / "w.npz"), "--out", str(tmp_path / "m")]) == 0
+    x = np.array([[0.5, 1.0, 0.25], [2.0, 0.0, 1.5]])
+    # a German-locale spreadsheet: BOM, semicolons, CRLF, quoted header with the inputs in another order
+    lines = ['"x3";"x1";"x2"'] + [";".join(repr(float(v)) for v in row[[2, 0, 1]]) for row in x]
+    (tmp_path / "x.csv").write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode() + b"\r\n")
+    out = tmp_path / "y.csv"
+    assert main(["simulate", str(tmp_path / "m"), "--inputs", str(tmp_path / "x.csv"), "--out", str(out), "-q"]) == 0
+    table = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, :2], net.forward(x), rtol=STEADY_STATE_RTOL)
+
+
+def test_sample_headers_are_checked_against_the_input_names(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("x2,x1\n1,2\n")
+    np.testing.assert_array_equal(load_samples(path, names=["x1", "x2"]), [[2, 1]])
+    np.testing.assert_array_equal(load_samples(path), [[1, 2]])  # without names: file order
+    path.write_text("x1,x2o\n1,2\n")
+    with pytest.raises(InputError, match="expected the columns x1, x2.*unknown: 'x2o'; missing: 'x2'"):
+        load_samples(path, names=["x1", "x2"])
+    path.write_text("1,2o\n3,4\n")  # a typo in the first row is an error, not a header
+    with pytest.raises(InputError, match=r"x.csv:1: non-numeric value '2o' at row 1, column 2 \(B"):
+        load_samples(path, names=["x1", "x2"])

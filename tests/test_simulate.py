@@ -6,7 +6,8 @@ import pytest
 
 from crn2sbml.compiler import compile_network
 from crn2sbml.errors import SimulationError
-from crn2sbml.io import write_model_folder
+from crn2sbml.export.folder import model_folder_files
+from crn2sbml.io import commit_folder
 from crn2sbml.simulate import roadrunner_simulator
 from crn2sbml.simulate.scipy_reference import ScipySimulator
 from tests.conftest import ENCODING_RTOL, RANDOM_CASES, STEADY_STATE_RTOL, random_network
@@ -18,8 +19,8 @@ MAX_RELATIVE_ERRORS: dict[str, float] = {}
 def test_written_sbml_settles_to_forward_pass(seed, shape, eps, tmp_path, rng):
     net = random_network(seed, shape, eps)
     compiled = compile_network(net)
-    files = write_model_folder(compiled, tmp_path / "model")
-    sbml = files["model.xml"].read_text()
+    written = commit_folder(tmp_path / "model", model_folder_files(compiled))
+    sbml = written["model.xml"].read_text()
     doc = libsbml.readSBMLFromString(sbml)
     assert doc.getNumErrors(libsbml.LIBSBML_SEV_ERROR) == 0
     x = rng.uniform(0, 2, size=(6, net.n_inputs))

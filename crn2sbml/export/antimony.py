@@ -7,7 +7,21 @@ Rate laws are written out in full (Antimony does not infer mass action).
 from __future__ import annotations
 
 from crn2sbml.compiler import CompiledNetwork
-from crn2sbml.crn import Reaction, format_complex
+from crn2sbml.crn import Complex, Reaction
+
+
+def _side(cplx: Complex) -> str:
+    """One side of an Antimony reaction: ``2 h1_10 + x3``; the empty complex is written as nothing."""
+    return " + ".join(species if count == 1 else f"{count} {species}" for species, count in cplx)
+
+
+def _display_name(species_id: str, role: str) -> str:
+    """What COPASI and Tellurium show: the id first, so it matches the manifest (``x3 (input feature 3)``)."""
+    return f"{species_id} ({role})" if role else species_id
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "/").replace('"', "'") + '"'
 
 
 def _rate_law(reaction: Reaction, parameter: str) -> str:
@@ -31,7 +45,8 @@ def to_antimony(compiled: CompiledNetwork) -> str:
     ]
     for species in compiled.crn.species:
         if species.boundary:
-            lines.append(f"  species ${species.id} in cell = {species.initial_concentration!r};  // {species.role}")
+            lines.append(f"  species ${species.id} in cell = {float(species.initial_concentration)!r};")
+            lines.append(f"  {species.id} is {_quoted(_display_name(species.id, species.role))};")
     by_species: dict[str, list[Reaction]] = {}
     for reaction in compiled.crn.reactions:
         target = next(iter(reaction.net_change()))
@@ -41,12 +56,13 @@ def to_antimony(compiled: CompiledNetwork) -> str:
         lines += ["", f"  // ---- layer {depth} ({kind}, {len(ids)} neurons) ----"]
         for species_id in ids:
             species = compiled.crn.species[compiled.crn.index()[species_id]]
-            lines.append(f"  species {species_id} in cell = {species.initial_concentration!r};  // {species.role}")
+            lines.append(f"  species {species_id} in cell = {float(species.initial_concentration)!r};")
+            lines.append(f"  {species_id} is {_quoted(_display_name(species_id, species.role))};")
             for reaction in by_species.get(species_id, []):
                 k = f"k_{reaction.id}"
-                body = f"{format_complex(reaction.reactants)} -> {format_complex(reaction.products)}"
-                body = body.replace("0 -> ", " -> ").replace("-> 0", "-> ")
-                lines.append(f"  {reaction.id}: {body.strip()}; {_rate_law(reaction, k)};  // {reaction.note}")
+                # built from the reaction's parts: the empty complex is an empty side, never a "0" to strip
+                equation = f"{_side(reaction.reactants)} -> {_side(reaction.products)}".strip()
+                lines.append(f"  {reaction.id}: {equation}; {_rate_law(reaction, k)};  // {reaction.note}")
                 lines.append(f"  {k} = {float(reaction.rate_constant)!r};")
     lines.append("end")
     return "\n".join(lines) + "\n"

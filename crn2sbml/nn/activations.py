@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from crn2sbml.errors import ActivationError
+from crn2sbml.validate.inputs import check_activation_powers
 
 Term = tuple[int, float, float]
 """``(power p, constant coefficient a_p, u coefficient b_p)``."""
@@ -29,6 +30,8 @@ class PolynomialActivation:
     name: str = "polynomial"
 
     def __post_init__(self) -> None:
+        # before anything else: the root checks below allocate arrays of the degree's size
+        check_activation_powers([p for p, _, _ in self.terms], where=self.name)
         powers = [p for p, _, _ in self.terms]
         if len(set(powers)) != len(powers):
             raise ActivationError(f"{self.name}: each power of y may appear only once, got {powers}")
@@ -182,8 +185,9 @@ def smoothed_relu(u: np.ndarray, eps: float) -> np.ndarray:
     """``σ_eps(u) = (u + sqrt(u² + 4 eps)) / 2``, written stably for very negative ``u``."""
     u = np.asarray(u, dtype=float)
     root = np.sqrt(u * u + 4.0 * eps)
-    # For u << 0, u + root cancels; σ(u) = eps / σ(-u) = 2 eps / (root - u) is exact and stable.
-    return np.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root - u))
+    # For u << 0, u + root cancels; σ(u) = eps / σ(-u) = 2 eps / (root + |u|) is exact and stable. |u| (not -u)
+    # keeps the unused branch finite too: np.where evaluates both, and root - u can round to 0 for large u > 0.
+    return np.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root + np.abs(u)))
 
 
 def smoothed_relu_activation(eps: float) -> PolynomialActivation:
@@ -217,6 +221,7 @@ def activation_from_arrays(terms: np.ndarray, name: str = "polynomial") -> Polyn
         raise ActivationError(f"activation_terms must have shape (n, 3), got {terms.shape}")
     if not np.all(terms[:, 0] == np.round(terms[:, 0])):
         raise ActivationError("activation_terms: powers must be integers")
+    check_activation_powers(terms[:, 0], where="activation_terms")  # before int(): a power may be inf or 1e300
     tuples = tuple((int(p), float(a), float(b)) for p, a, b in terms)
     act = PolynomialActivation(tuples, name=name)
     if act.is_smoothed_relu():

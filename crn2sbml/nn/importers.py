@@ -20,6 +20,7 @@ import json
 import os
 import re
 import struct
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,10 +32,13 @@ from crn2sbml.nn.network import FeedForwardNetwork
 if TYPE_CHECKING:
     import onnx
 
-__all__ = ["from_onnx", "from_safetensors", "from_sklearn", "sklearn_accuracy_shift"]
+__all__ = ["OnnxImport", "from_onnx", "from_safetensors", "from_sklearn", "import_onnx", "sklearn_accuracy_shift"]
 
 Affine = tuple[np.ndarray, np.ndarray]
 """``(W, b)``: ``W`` of shape ``(n_out, n_in)``, ``b`` of shape ``(n_out,)``."""
+
+OnnxSource = str | os.PathLike | bytes | bytearray | memoryview
+"""A path to an ``.onnx`` file or its bytes."""
 
 
 def _build(layers: list[Affine], eps: float, where: str) -> FeedForwardNetwork:
@@ -148,7 +152,55 @@ def sklearn_accuracy_shift(model: Any, network: FeedForwardNetwork, x: np.ndarra
 
 
 # ================================================================ ONNX
-_ONNX_SUPPORTED = "Gemm, MatMul, Add (bias after MatMul/Gemm), Relu and no-op Flatten"
+_ONNX_SUPPORTED = ("Gemm, MatMul, Add (bias after MatMul/Gemm), Relu, no-op Flatten, inference-mode "
+                   "BatchNormalization after a linear layer, and a trailing Softmax/LogSoftmax with drop_softmax=True")
+_ONNX_OPS = frozenset({"Gemm", "MatMul", "Add", "Relu", "Flatten", "BatchNormalization", "Softmax", "LogSoftmax",
+                       "Constant"})
+_SOFTMAX_OPS = frozenset({"Softmax", "LogSoftmax"})
+_BN_ATTRIBUTES = frozenset({"epsilon", "momentum", "training_mode", "spatial", "is_test"})
+# Shape plumbing that exporters emit around real layers (dynamic flatten/view): listed after the layer ops, so
+# that "Conv" leads the message rather than the "Shape" that feeds a Reshape.
+_PLUMBING_OPS = frozenset({"Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Reshape", "Slice", "Cast",
+                           "Identity", "ConstantOfShape", "Transpose"})
+_MAX_LISTED = 8
+
+
+@dataclass(frozen=True)
+class OnnxImport:
+    """What :func:`import_onnx` built, and what it changed on the way.
+
+    ``folded_batchnorm``: labels (``node 'bn1' (op_type BatchNormalization)``) of the BatchNormalization nodes
+    folded into the linear layer before them; ``dropped_softmax``: label of the dropped trailing
+    Softmax/LogSoftmax, or ``None``.
+    """
+
+    network: FeedForwardNetwork
+    folded_batchnorm: tuple[str, ...] = ()
+    dropped_softmax: str | None = None
+
+    def notes(self) -> list[str]:
+        """One human-readable sentence per change (the CLI prints them)."""
+        lines = [f"folded {label} exactly into the linear layer before it (running mean/variance)"
+                 for label in self.folded_batchnorm]
+        if self.dropped_softmax is not None:
+            log = "LogSoftmax" in self.dropped_softmax
+            kind, values = ("log-softmax", "log-probabilities") if log else ("softmax", "probabilities")
+            lines.append(
+                f"dropped the trailing {self.dropped_softmax}: the predicted class (argmax) is unchanged because "
+                f"{kind} is monotone, but the output values are no longer {values} (they are σ_eps of the logits)"
+            )
+        return lines
+
+
+@dataclass
+class _Chain:
+    """Walk state: finished layers, the affine map since the last Relu, and what was folded or dropped."""
+
+    width: int | None
+    layers: list[Affine] = field(default_factory=list)
+    pending: Affine | None = None
+    folded: list[str] = field(default_factory=list)
+    dropped: str | None = None
 
 
 def _node_label(node: onnx.NodeProto, index: int) -> str:
@@ -156,7 +208,7 @@ def _node_label(node: onnx.NodeProto, index: int) -> str:
     return f"node {name!r} (op_type {node.op_type})"
 
 
-def _load_onnx(source: str | os.PathLike | bytes | bytearray | memoryview | onnx.ModelProto) -> tuple[Any, str]:
+def _load_onnx(source: OnnxSource | onnx.ModelProto) -> tuple[Any, str]:
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -220,9 +272,20 @@ def _bias_vector(c: np.ndarray, n_out: int, what: str) -> np.ndarray:
         raise InputError(f"{what}: bias of shape {c.shape} does not broadcast to one row of {n_out}") from None
 
 
-def from_onnx(
-    path_or_bytes: str | os.PathLike | bytes | bytearray | memoryview | onnx.ModelProto, eps: float = 0.05
-) -> FeedForwardNetwork:
+
+def import_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = 0.05,
+                drop_softmax: bool = False) -> OnnxImport:
+    """:func:`from_onnx`, also reporting the BatchNormalization nodes folded and the Softmax dropped."""
+    model, where = _load_onnx(path_or_bytes)
+    try:
+        chain = _onnx_chain(model.graph, drop_softmax)
+    except InputError as exc:
+        raise type(exc)(f"{where}: {exc}") from exc
+    return OnnxImport(_build(chain.layers, eps, where), tuple(chain.folded), chain.dropped)
+
+
+def from_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = 0.05,
+              drop_softmax: bool = False) -> FeedForwardNetwork:
     """Convert an ONNX graph that is a single chain of fully connected ReLU layers.
 
     Supported nodes (default ONNX domain), in one chain from the graph input (shape ``(batch, n_in)``) to the
@@ -233,36 +296,101 @@ def from_onnx(
       ``(n_out, n_in)``); gives ``W = alpha·B'.T`` and ``b = beta·C`` (``C`` broadcast to ``(n_out,)``).
     * ``MatMul(A, B)`` with ``B`` of shape ``(n_in, n_out)``, usually followed by ``Add(·, c)`` (the bias, in
       either operand order): ``W = B.T``, ``b = c``.
+    * ``BatchNormalization(X, scale, B, mean, var)`` in inference mode (``training_mode`` absent or 0) right
+      after a linear layer ``(W, b)``: folded exactly, with ``s = scale / sqrt(var + epsilon)``, into
+      ``W' = diag(s)·W`` and ``b' = s·(b - mean) + B``.
     * ``Relu``: closes the current linear layer; every Relu becomes ``σ_eps``.
     * ``Flatten`` with ``axis = 1`` (or ``-1``): a no-op on the 2-D tensors of such a chain.
+    * ``Softmax`` / ``LogSoftmax`` over the features (``axis`` 1 or -1), producing the graph output: only with
+      ``drop_softmax=True``, and then dropped. Both are monotone, so the argmax (the predicted class) is
+      unchanged, but the outputs are ``σ_eps`` of the logits, no longer (log-)probabilities.
 
-    ``B``, ``C`` and biases must be initializers (read with ``onnx.numpy_helper.to_array``) or ``Constant``
-    nodes. Consecutive linear nodes with no Relu between them are composed exactly into one layer. A linear
-    layer that is not followed by a Relu (typically the final layer, producing logits) is still given the
-    activation ``σ_eps``, because every layer of a :class:`FeedForwardNetwork` has one (argmax is preserved).
+    ``B``, ``C``, biases and BatchNormalization parameters must be initializers (read with
+    ``onnx.numpy_helper.to_array``) or ``Constant`` nodes. Consecutive linear nodes with no Relu between them
+    are composed exactly into one layer. A linear layer that is not followed by a Relu (typically the final
+    layer, producing logits) is still given the activation ``σ_eps``, because every layer of a
+    :class:`FeedForwardNetwork` has one (argmax is preserved).
 
-    Raises UnsupportedModelError naming the node (its name and op_type) for anything else: other operators
-    (``Conv``, ``Tanh``, ``Sigmoid``, ``Softmax``, ...), a tensor used twice (skip connections, branches),
-    nodes off the chain, computed weights. Raises InputError naming the file if it cannot be read.
-    ``path_or_bytes`` may also be an already loaded ``onnx.ModelProto``.
+    Every node's operator is checked before the graph's structure, so a model with, e.g., a ``Conv`` is
+    refused with an UnsupportedModelError naming that node (its name and op_type), not with a complaint about
+    the way the graph is wired. UnsupportedModelError is also raised, naming the node, for a Softmax without
+    ``drop_softmax=True``, a BatchNormalization in training mode, a tensor used twice (skip connections,
+    branches), nodes off the chain and computed weights. Raises InputError naming the file if it cannot be
+    read. ``path_or_bytes`` may also be an already loaded ``onnx.ModelProto``; :func:`import_onnx` also says
+    what was folded and dropped.
     """
-    model, where = _load_onnx(path_or_bytes)
-    try:
-        layers = _onnx_layers(model.graph)
-    except InputError as exc:
-        raise type(exc)(f"{where}: {exc}") from exc
-    return _build(layers, eps, where)
+    return import_onnx(path_or_bytes, eps=eps, drop_softmax=drop_softmax).network
 
 
-def _onnx_layers(graph: Any) -> list[Affine]:
-    constants, constant_nodes = _onnx_constants(graph)
+def _operator_problem(node: Any, label: str, drop_softmax: bool, output_name: str) -> str | None:
+    """Why this node's operator cannot be imported wherever it sits, or None."""
+    if node.domain not in ("", "ai.onnx"):
+        return f"{label}: operator domain {node.domain!r} is not supported"
+    if node.op_type not in _ONNX_OPS:
+        return f"{label} is not supported"
+    attrs = {a.name: _attribute_value(a) for a in node.attribute}
+    if node.op_type in _SOFTMAX_OPS:
+        return _softmax_problem(node, label, attrs, drop_softmax, output_name)
+    if node.op_type == "BatchNormalization":
+        return _batchnorm_problem(node, label, attrs)
+    return None
+
+
+def _softmax_problem(node: Any, label: str, attrs: dict[str, Any], drop_softmax: bool,
+                     output_name: str) -> str | None:
+    if not drop_softmax:
+        return (f"{label}: the network cannot compute {node.op_type}; pass drop_softmax=True (CLI: --drop-softmax) "
+                "to drop a trailing one: the predicted class (argmax) is unchanged because it is monotone, but "
+                "the outputs are then no longer probabilities")
+    if list(node.output) != [output_name]:
+        return f"{label}: only a trailing {node.op_type}, producing the graph output {output_name!r}, can be dropped"
+    # Over the batch axis (0) it would mix samples and the per-sample argmax would change.
+    if attrs.get("axis", -1) not in (1, -1):
+        return f"{label}: axis={attrs['axis']}; only a {node.op_type} over the features (axis 1 or -1) can be dropped"
+    return None
+
+
+def _batchnorm_problem(node: Any, label: str, attrs: dict[str, Any]) -> str | None:
+    unknown = set(attrs) - _BN_ATTRIBUTES
+    if unknown:
+        return f"{label}: unknown BatchNormalization attributes {sorted(unknown)}"
+    # Training mode normalises by the batch's own statistics, which is not a fixed affine map.
+    training = attrs.get("training_mode", 0) != 0 or attrs.get("is_test", 1) == 0 or any(node.output[1:])
+    if training:
+        return (f"{label}: BatchNormalization in training mode (training_mode=1, is_test=0 or running-statistics "
+                "outputs) is not supported; export the model in inference mode (model.eval())")
+    return None
+
+
+def _check_operators(graph: Any, drop_softmax: bool) -> None:
+    """Refuse unsupported operators, all named, before any structural complaint about the graph."""
+    output_name = graph.output[0].name if len(graph.output) == 1 else ""
+    problems = []
+    for index, node in enumerate(graph.node):
+        problem = _operator_problem(node, _node_label(node, index), drop_softmax, output_name)
+        if problem is not None:
+            problems.append((node.op_type in _PLUMBING_OPS, index, problem))
+    if not problems:
+        return
+    problems.sort()
+    messages = [p for _, _, p in problems]
+    text = messages[0]
+    if len(messages) > 1:
+        more = f", and {len(messages) - _MAX_LISTED} more" if len(messages) > _MAX_LISTED else ""
+        text += "; also: " + "; ".join(messages[1:_MAX_LISTED]) + more
+    if any(node.op_type not in _ONNX_OPS for node in graph.node):
+        text += f" (supported: {_ONNX_SUPPORTED})"
+    raise UnsupportedModelError(text)
+
+
+def _graph_endpoints(graph: Any, constants: dict[str, np.ndarray]) -> tuple[str, str, int | None]:
+    """``(input name, output name, input width or None)`` of a graph with one (batch, features) input."""
     inputs = [v for v in graph.input if v.name not in constants]
     if len(inputs) != 1:
         raise UnsupportedModelError(f"expected exactly one graph input, found {[v.name for v in inputs]}")
     if len(graph.output) != 1:
         raise UnsupportedModelError(f"expected exactly one graph output, found {[v.name for v in graph.output]}")
-    input_value, output_name = inputs[0], graph.output[0].name
-
+    input_value = inputs[0]
     width: int | None = None
     if input_value.type.HasField("tensor_type") and input_value.type.tensor_type.HasField("shape"):
         dims = input_value.type.tensor_type.shape.dim
@@ -271,6 +399,13 @@ def _onnx_layers(graph: Any) -> list[Affine]:
                 f"graph input {input_value.name!r} has rank {len(dims)}; only (batch, features) inputs are supported"
             )
         width = dims[1].dim_value if dims[1].HasField("dim_value") else None
+    return input_value.name, graph.output[0].name, width
+
+
+def _onnx_chain(graph: Any, drop_softmax: bool) -> _Chain:
+    _check_operators(graph, drop_softmax)
+    constants, constant_nodes = _onnx_constants(graph)
+    input_name, output_name, width = _graph_endpoints(graph, constants)
 
     consumers: dict[str, list[int]] = {}
     for index, node in enumerate(graph.node):
@@ -278,76 +413,117 @@ def _onnx_layers(graph: Any) -> list[Affine]:
             if name and name not in constants:
                 consumers.setdefault(name, []).append(index)
 
-    layers: list[Affine] = []
-    pending: Affine | None = None  # the affine map since the last Relu
+    chain = _Chain(width)
     visited: set[int] = set()
-    current = input_value.name
-    while True:
-        users = consumers.get(current, [])
-        if current == output_name:
-            if users:
-                labels = ", ".join(_node_label(graph.node[i], i) for i in users)
-                raise UnsupportedModelError(f"graph output {current!r} is also used by {labels}")
-            break
-        if not users:
-            raise UnsupportedModelError(f"tensor {current!r} is not used by any node and is not the graph output")
-        if len(users) > 1:
-            labels = ", ".join(_node_label(graph.node[i], i) for i in users)
-            raise UnsupportedModelError(
-                f"tensor {current!r} is used by {len(users)} nodes ({labels}): skip connections and branches "
-                "are not supported"
-            )
-        index = users[0]
-        node = graph.node[index]
-        label = _node_label(node, index)
+    current = input_name
+    while current != output_name:
+        index = _single_consumer(graph, consumers, current)
         if index in visited:
-            raise UnsupportedModelError(f"{label}: the graph has a cycle")
+            raise UnsupportedModelError(f"{_node_label(graph.node[index], index)}: the graph has a cycle")
         visited.add(index)
-        if node.domain not in ("", "ai.onnx"):
-            raise UnsupportedModelError(f"{label}: operator domain {node.domain!r} is not supported")
-        if len(node.output) != 1:
-            raise UnsupportedModelError(f"{label}: has {len(node.output)} outputs, supported nodes have one")
-        data_inputs = [name for name in node.input if name == current]
-        if len(data_inputs) != 1:
-            raise UnsupportedModelError(f"{label}: uses tensor {current!r} {len(data_inputs)} times")
-        attrs = {a.name: _attribute_value(a) for a in node.attribute}
+        current = _apply_node(chain, graph.node[index], _node_label(graph.node[index], index), current, constants)
+    if consumers.get(output_name):
+        labels = ", ".join(_node_label(graph.node[i], i) for i in consumers[output_name])
+        raise UnsupportedModelError(f"graph output {output_name!r} is also used by {labels}")
 
-        if node.op_type in ("Gemm", "MatMul"):
-            w, b = _linear_node(node, label, attrs, current, constants)
-            n_in = pending[0].shape[0] if pending is not None else width
-            if n_in is not None and w.shape[1] != n_in:
-                raise InputError(f"{label}: weights expect {w.shape[1]} inputs but the incoming tensor has {n_in}")
-            pending = (w, b) if pending is None else (w @ pending[0], w @ pending[1] + b)
-        elif node.op_type == "Add":
-            if pending is None:
-                raise UnsupportedModelError(f"{label}: Add is only supported as the bias of a MatMul or Gemm")
-            other = [name for name in node.input if name != current]
-            if len(other) != 1 or other[0] not in constants:
-                raise UnsupportedModelError(
-                    f"{label}: adds a computed tensor {other!r}; only a constant bias can be added "
-                    "(skip connections are not supported)"
-                )
-            pending = (pending[0], pending[1] + _bias_vector(constants[other[0]], pending[0].shape[0], label))
-        elif node.op_type == "Relu":
-            if pending is None:
-                raise UnsupportedModelError(f"{label}: Relu must follow a linear layer (MatMul/Gemm)")
-            layers.append(pending)
-            width, pending = pending[0].shape[0], None
-        elif node.op_type == "Flatten":
-            if attrs.get("axis", 1) not in (1, -1):
-                raise UnsupportedModelError(f"{label}: only Flatten with axis=1 (a no-op on 2-D input) is supported")
-        else:
-            raise UnsupportedModelError(f"{label} is not supported (supported: {_ONNX_SUPPORTED})")
-        current = node.output[0]
-
-    if pending is not None:
-        layers.append(pending)  # a final linear layer without Relu still gets σ_eps
+    if chain.pending is not None:
+        chain.layers.append(chain.pending)  # a final linear layer without Relu still gets σ_eps
     for index, node in enumerate(graph.node):
         if index not in visited and index not in constant_nodes:
             raise UnsupportedModelError(f"{_node_label(node, index)} is not on the chain from input to output")
-    if not layers:
-        raise UnsupportedModelError(f"no linear layer (Gemm or MatMul) between {input_value.name!r} and the output")
-    return layers
+    if not chain.layers:
+        raise UnsupportedModelError(f"no linear layer (Gemm or MatMul) between {input_name!r} and the output")
+    return chain
+
+
+def _single_consumer(graph: Any, consumers: dict[str, list[int]], current: str) -> int:
+    users = consumers.get(current, [])
+    if not users:
+        raise UnsupportedModelError(f"tensor {current!r} is not used by any node and is not the graph output")
+    if len(users) > 1:
+        labels = ", ".join(_node_label(graph.node[i], i) for i in users)
+        raise UnsupportedModelError(
+            f"tensor {current!r} is used by {len(users)} nodes ({labels}): skip connections and branches "
+            "are not supported"
+        )
+    return users[0]
+
+
+def _apply_node(chain: _Chain, node: Any, label: str, current: str, constants: dict[str, np.ndarray]) -> str:
+    """Fold one node of the chain into ``chain``; return the tensor it produces."""
+    if not node.output or not node.output[0] or any(node.output[1:]):
+        raise UnsupportedModelError(f"{label}: has outputs {list(node.output)}, supported nodes have one")
+    data_inputs = [name for name in node.input if name == current]
+    if len(data_inputs) != 1:
+        raise UnsupportedModelError(f"{label}: uses tensor {current!r} {len(data_inputs)} times")
+    attrs = {a.name: _attribute_value(a) for a in node.attribute}
+    op = node.op_type
+    if op in ("Gemm", "MatMul"):
+        w, b = _linear_node(node, label, attrs, current, constants)
+        n_in = chain.pending[0].shape[0] if chain.pending is not None else chain.width
+        if n_in is not None and w.shape[1] != n_in:
+            raise InputError(f"{label}: weights expect {w.shape[1]} inputs but the incoming tensor has {n_in}")
+        pending = chain.pending
+        chain.pending = (w, b) if pending is None else (w @ pending[0], w @ pending[1] + b)
+    elif op == "Add":
+        chain.pending = _add_bias(chain.pending, node, label, current, constants)
+    elif op == "BatchNormalization":
+        if chain.pending is None:
+            raise UnsupportedModelError(
+                f"{label}: BatchNormalization is only supported right after a linear layer (Gemm, or MatMul + Add), "
+                "where it folds into the weights and bias"
+            )
+        chain.pending = _fold_batchnorm(chain.pending, node, label, attrs, current, constants)
+        chain.folded.append(label)
+    elif op == "Relu":
+        if chain.pending is None:
+            raise UnsupportedModelError(f"{label}: Relu must follow a linear layer (MatMul/Gemm)")
+        chain.layers.append(chain.pending)
+        chain.width, chain.pending = chain.pending[0].shape[0], None
+    elif op == "Flatten":
+        if attrs.get("axis", 1) not in (1, -1):
+            raise UnsupportedModelError(f"{label}: only Flatten with axis=1 (a no-op on 2-D input) is supported")
+    elif op in _SOFTMAX_OPS:
+        chain.dropped = label  # _check_operators let it through: drop_softmax is set and it is trailing
+    else:  # pragma: no cover - _check_operators refused every other operator
+        raise UnsupportedModelError(f"{label} is not supported (supported: {_ONNX_SUPPORTED})")
+    return node.output[0]
+
+
+def _add_bias(pending: Affine | None, node: Any, label: str, current: str,
+              constants: dict[str, np.ndarray]) -> Affine:
+    if pending is None:
+        raise UnsupportedModelError(f"{label}: Add is only supported as the bias of a MatMul or Gemm")
+    other = [name for name in node.input if name != current]
+    if len(other) != 1 or other[0] not in constants:
+        raise UnsupportedModelError(
+            f"{label}: adds a computed tensor {other!r}; only a constant bias can be added "
+            "(skip connections are not supported)"
+        )
+    return pending[0], pending[1] + _bias_vector(constants[other[0]], pending[0].shape[0], label)
+
+
+def _fold_batchnorm(pending: Affine, node: Any, label: str, attrs: dict[str, Any], current: str,
+                    constants: dict[str, np.ndarray]) -> Affine:
+    """``diag(s)·(W x + b - mean) + B`` with ``s = scale / sqrt(var + epsilon)``: an exact affine map."""
+    if len(node.input) != 5 or node.input[0] != current:
+        raise UnsupportedModelError(f"{label}: expected inputs (X, scale, B, mean, var) with X = {current!r}")
+    w, b = pending
+    n_out = w.shape[0]
+    params = []
+    for name in node.input[1:]:
+        if name not in constants:
+            raise UnsupportedModelError(f"{label}: input {name!r} is computed, not a constant initializer")
+        value = constants[name].reshape(-1)
+        if value.shape != (n_out,):
+            raise InputError(f"{label}: input {name!r} has shape {constants[name].shape}, need ({n_out},)")
+        params.append(value)
+    scale, shift, mean, var = params
+    denominator = var + float(attrs.get("epsilon", 1e-5))
+    if np.any(denominator <= 0):
+        raise InputError(f"{label}: var + epsilon must be positive, got {denominator.min():g}")
+    s = scale / np.sqrt(denominator)
+    return s[:, None] * w, s * (b - mean) + shift
 
 
 def _attribute_value(attr: Any) -> Any:

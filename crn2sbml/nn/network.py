@@ -9,6 +9,7 @@ import numpy as np
 
 from crn2sbml.errors import NetworkError
 from crn2sbml.nn.activations import PolynomialActivation, smoothed_relu_activation
+from crn2sbml.validate.inputs import check_inputs, check_network
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +62,9 @@ class FeedForwardNetwork:
                     f"layer {i + 1} expects {b.n_in} inputs but layer {i} has {a.n_out} outputs "
                     f"(W{i} {a.weights.shape}, W{i + 1} {b.weights.shape})"
                 )
+        # sizes and magnitudes are checked once here, so every way of building a network (weights files,
+        # importers, training, the API) meets the same limits before anything is compiled or simulated
+        check_network([(layer.weights, layer.bias) for layer in self.layers], self.activation.terms)
 
     @classmethod
     def from_arrays(cls, arrays: list[tuple[np.ndarray, np.ndarray]], eps: float = 0.1,
@@ -91,22 +95,9 @@ class FeedForwardNetwork:
         return "-".join(str(n) for n in self.shape)
 
     def check_inputs(self, x: np.ndarray, where: str = "inputs") -> np.ndarray:
-        """Return ``x`` as a float array of shape ``(n_samples, n_inputs)`` or raise a clear error."""
-        x = np.asarray(x, dtype=float)
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != self.n_inputs:
-            raise NetworkError(f"{where}: expected {self.n_inputs} features per sample, got shape {x.shape}")
-        if not np.all(np.isfinite(x)):
-            bad = np.argwhere(~np.isfinite(x))[0]
-            raise NetworkError(f"{where}: non-finite value at sample {bad[0]}, feature {bad[1]}")
-        if np.any(x < 0):
-            bad = np.argwhere(x < 0)[0]
-            raise NetworkError(
-                f"{where}: concentrations must be >= 0, got {x[tuple(bad)]} at sample {bad[0]}, feature {bad[1]} "
-                "(encode signed features dual-rail, see docs/theory.md)"
-            )
-        return x
+        """Return ``x`` as a float array of shape ``(n_samples, n_inputs)`` or raise InputError (see
+        :func:`crn2sbml.validate.inputs.check_inputs`)."""
+        return check_inputs(x, self.n_inputs, where)
 
     def pre_activations(self, x: np.ndarray) -> list[np.ndarray]:
         """Per layer, ``u = W h + b`` for each sample: list of ``(n_samples, n_l)`` arrays."""

@@ -15,6 +15,7 @@ from crn2sbml.errors import InputError
 from crn2sbml.nn.activations import PolynomialActivation, smoothed_relu_activation
 from crn2sbml.nn.datasets import Standardiser, check_labelled
 from crn2sbml.nn.network import FeedForwardNetwork, Layer
+from crn2sbml.validate.inputs import check_labels, check_options
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,10 @@ def _train(x: np.ndarray, y: np.ndarray, config: TrainConfig, progress: bool) ->
     import optax
     from tqdm import tqdm
 
-    if config.task not in ("classification", "regression"):
-        raise InputError(f"task must be 'classification' or 'regression', got {config.task!r}")
+    _check_config(config)
     if config.task == "classification":
         x, y = check_labelled(x, y, "training data")
+        check_labels(y, where="training data")  # a label of 1e9 would mean 1e9 output neurons
         n_out = int(y.max()) + 1
     else:
         x, _ = check_labelled(x, np.zeros(len(x), dtype=int), "training data")
@@ -185,6 +186,22 @@ def _train(x: np.ndarray, y: np.ndarray, config: TrainConfig, progress: bool) ->
     layers = tuple(Layer(np.asarray(w, dtype=float), np.asarray(b, dtype=float)) for w, b in best[2])
     network = standardiser.fold_into(FeedForwardNetwork(layers, activation))
     return TrainResult(network, history, best[1])
+
+
+def _check_config(config: TrainConfig) -> None:
+    """Refuse options that would crash or never finish training, before any array is built."""
+    if config.task not in ("classification", "regression"):
+        raise InputError(f"task must be 'classification' or 'regression', got {config.task!r}")
+    check_options(hidden=config.hidden, epochs=config.epochs, learning_rate=config.learning_rate,
+                  batch_size=config.batch_size, seed=config.seed, where="training options")
+    if config.activation is None:
+        check_options(eps=config.eps, where="training options")
+    if not (0 <= config.validation_fraction < 1):
+        raise InputError(f"training options: validation_fraction must be in [0, 1), got {config.validation_fraction}")
+    if not (config.weight_decay >= 0 and np.isfinite(config.weight_decay)):
+        raise InputError(f"training options: weight_decay must be finite and >= 0, got {config.weight_decay}")
+    if not (isinstance(config.patience, int) and config.patience >= 1):
+        raise InputError(f"training options: patience must be an integer >= 1, got {config.patience!r}")
 
 
 def accuracy(network: FeedForwardNetwork, x: np.ndarray, y: np.ndarray) -> float:

@@ -11,11 +11,13 @@ negative root of ``eps + u·y - y²``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from crn2sbml.errors import SimulationError
+from crn2sbml.errors import InputError, SimulationError, SimulatorInputError
+from crn2sbml.validate.inputs import check_inputs
 
 DEFAULT_TOLERANCE = 1e-10
 """Default stopping threshold on max relative rate of change (1/s)."""
@@ -73,24 +75,62 @@ def relative_rate(y: np.ndarray, dydt: np.ndarray) -> np.ndarray:
 
 
 class AbstractSimulator(abc.ABC):
-    """Settles one compiled network for many inputs. Concrete backends: roadrunner, scipy, copasi, jax."""
+    """Settles one compiled network for many inputs. Concrete backends: roadrunner, scipy, copasi, jax.
+
+    :meth:`settle` is the one entry point: it checks the inputs and the initial state the same way for every
+    backend (:func:`crn2sbml.validate.inputs.check_inputs`) and only then calls the backend's :meth:`_settle`.
+    """
 
     name: str = "abstract"
 
+    @property
     @abc.abstractmethod
-    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None) -> SteadyStates:
-        """Steady states for ``inputs`` of shape ``(n_samples, n_inputs)``.
+    def n_inputs(self) -> int:
+        """Input species (features per sample)."""
+
+    @property
+    @abc.abstractmethod
+    def n_neurons(self) -> int:
+        """Neuron species, in layer order (the columns of ``SteadyStates.states``)."""
+
+    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
+               progress: Callable[[int], object] | None = None) -> SteadyStates:
+        """Steady states for ``inputs`` of shape ``(n_samples, n_inputs)`` (finite, >= 0; InputError otherwise).
 
         ``initial_state`` (``(n_neurons,)`` or ``(n_samples, n_neurons)``, non-negative) replaces the
-        model's initial concentrations of the neuron species.
+        model's initial concentrations of the neuron species. ``progress(k)`` is called as samples finish.
         """
+        x = self.check_inputs(inputs)
+        y0 = initial_states(initial_state, x.shape[0], self.n_neurons)
+        return self._settle(x, y0, progress)
+
+    def check_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """``inputs`` as a float ``(n_samples, n_inputs)`` array, or SimulatorInputError (the same rules and
+        type for every backend)."""
+        try:
+            return check_inputs(inputs, self.n_inputs, where=f"{self.name} inputs")
+        except InputError as exc:
+            raise SimulatorInputError(str(exc)) from None
+
+    @abc.abstractmethod
+    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
+                progress: Callable[[int], object] | None) -> SteadyStates:
+        """Settle checked inputs ``x`` ``(n, n_inputs)`` from ``y0`` ``(n, n_neurons)`` (``None``: the model's
+        initial state)."""
 
 
 def initial_states(initial_state: np.ndarray | None, n_samples: int, n_neurons: int) -> np.ndarray | None:
+    """``initial_state`` as ``(n_samples, n_neurons)`` (a 1-D state is used for every sample), or
+    SimulationError unless it is numeric, finite, >= 0 and of a matching shape."""
     if initial_state is None:
         return None
-    y0 = np.asarray(initial_state, dtype=float)
-    y0 = np.broadcast_to(y0, (n_samples, n_neurons)) if y0.ndim == 1 else y0
-    if y0.shape != (n_samples, n_neurons) or np.any(y0 < 0) or not np.all(np.isfinite(y0)):
-        raise SimulationError(f"initial state must be finite, >= 0 and of shape ({n_samples}, {n_neurons})")
-    return y0
+    expected = f"initial state must be finite, >= 0 and of shape ({n_neurons},) or ({n_samples}, {n_neurons})"
+    try:
+        y0 = np.asarray(initial_state, dtype=float)
+    except (TypeError, ValueError):
+        raise SimulationError(f"{expected}; it is not a numeric array") from None
+    if y0.shape not in ((n_neurons,), (n_samples, n_neurons)):
+        raise SimulationError(f"{expected}, got shape {y0.shape}")
+    if not np.all(np.isfinite(y0)) or np.any(y0 < 0):
+        raise SimulationError(f"{expected}; it has a negative or non-finite value")
+    return np.broadcast_to(y0, (n_samples, n_neurons))

@@ -1,4 +1,4 @@
-"""COPASI backend: settle the elementary SBML model in COPASI's LSODA, and write a ready-to-run ``.cps`` file.
+"""COPASI backend: settle the elementary SBML model in COPASI's LSODA (``.cps`` files: crn2sbml.export.copasi).
 
 The SBML text is imported *unchanged* with ``CDataModel.importSBMLFromString`` into a datamodel of COPASI's
 global ``CRootContainer``; the input species are boundary species, which COPASI imports as *fixed* species
@@ -25,26 +25,21 @@ from __future__ import annotations
 import contextlib
 import locale
 import logging
-import math
-import os
-import re
-import secrets
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from crn2sbml.errors import InputError, SimulationError
+from crn2sbml.errors import ModelFileError, ModelMismatchError, SimulationError
 from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
     AbstractSimulator,
     SteadyStates,
-    initial_states,
     relative_rate,
     relaxation_time,
 )
+from crn2sbml.validate.inputs import check_options, check_sbml_text
 
 if TYPE_CHECKING:
     from crn2sbml.compiler import CompiledNetwork
@@ -59,19 +54,6 @@ ABSOLUTE_TOLERANCE = 1e-14
 
 MAX_INTERNAL_STEPS = 100_000
 """LSODA internal steps allowed per integration chunk."""
-
-CPS_RELAXATION_TIMES = 20
-"""Default ``.cps`` duration, in relaxation times ``1 / (2 sqrt(eps) c)``."""
-
-CPS_STEPS = 500
-"""Default number of output intervals of the ``.cps`` time course."""
-
-_PLOT_CONCENTRATIONS = 0
-"""``COutputAssistant`` id of the default plot 'Concentrations, Volumes, and Global Quantity Values'."""
-
-_FLOAT = r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-_NOTES_PATTERN = re.compile(rf"eps = {_FLOAT}, time scale c = {_FLOAT}")
-"""How :func:`crn2sbml.export.sbml.to_sbml` writes eps and the time scale into the model notes."""
 
 
 @contextlib.contextmanager
@@ -112,7 +94,16 @@ def _remove_datamodel(datamodel: Any) -> None:
 
 
 def _import_sbml(sbml: str) -> Any:
-    """A new COPASI datamodel holding ``sbml``; removed again (and SimulationError raised) if import fails."""
+    """A new COPASI datamodel holding ``sbml``; removed again (and SimulationError raised) if import fails.
+
+    The text must pass :func:`~crn2sbml.validate.inputs.check_sbml_text` first (ModelFileError, which is a
+    SimulationError, otherwise): COPASI's SBML reader must never see DTDs, entities or SBML packages that
+    load other files.
+    """
+    try:
+        sbml = check_sbml_text(sbml, where="SBML model")
+    except ModelFileError as exc:
+        raise type(exc)(f"COPASI could not import the SBML model: {exc}") from exc
     copasi = copasi_module()
     copasi.CCopasiMessage.clearDeque()
     datamodel = copasi.CRootContainer.addDatamodel()
@@ -177,8 +168,8 @@ class CopasiSimulator(AbstractSimulator):
                  output_species: Sequence[str], *, eps: float, time_scale: float = 1.0,
                  encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
                  max_time: float | None = None) -> None:
-        if not (eps > 0 and math.isfinite(eps) and time_scale > 0 and math.isfinite(time_scale)):
-            raise SimulationError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
+        check_options(tolerance=tolerance, max_time=max_time, eps=eps, time_scale=time_scale,
+                      where="copasi simulator")
         self.encoding = encoding
         self.tolerance = tolerance
         self.relax_time = relaxation_time(eps, time_scale)
@@ -191,16 +182,16 @@ class CopasiSimulator(AbstractSimulator):
             metabs = _metabolites(self._model)
             missing = [s for s in (*input_species, *neuron_species) if s not in metabs]
             if missing:
-                raise SimulationError(f"species {missing[:5]} named by the manifest are not in the SBML model")
+                raise ModelMismatchError(f"species {missing[:5]} named by the manifest are not in the SBML model")
             not_fixed = [s for s in input_species if metabs[s].getStatus() != copasi.CModelEntity.Status_FIXED]
             if not_fixed:
-                raise SimulationError(f"input species {not_fixed[:5]} are not boundary (fixed) species in COPASI")
+                raise ModelMismatchError(f"input species {not_fixed[:5]} are not boundary (fixed) species in COPASI")
             fixed = [s for s in neuron_species if metabs[s].getStatus() != copasi.CModelEntity.Status_REACTIONS]
             if fixed:
-                raise SimulationError(f"neuron species {fixed[:5]} are not changed by reactions in COPASI")
+                raise ModelMismatchError(f"neuron species {fixed[:5]} are not changed by reactions in COPASI")
             unknown = [s for s in output_species if s not in neuron_species]
             if unknown:
-                raise SimulationError(f"output species {unknown[:5]} are not neuron species")
+                raise ModelMismatchError(f"output species {unknown[:5]} are not neuron species")
             self._inputs = [metabs[s] for s in input_species]
             self._neurons = [metabs[s] for s in neuron_species]
             self._default_y0 = np.array([m.getInitialConcentration() for m in self._neurons], dtype=float)
@@ -238,20 +229,22 @@ class CopasiSimulator(AbstractSimulator):
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
-               progress: Callable[[int], Any] | None = None) -> SteadyStates:
-        """Steady states for ``inputs`` ``(n_samples, n_inputs)`` in mol/L; see :class:`AbstractSimulator`.
+    @property
+    def n_inputs(self) -> int:
+        return len(self._inputs)
 
-        ``initial_state`` (``(n_neurons,)`` or ``(n_samples, n_neurons)``, mol/L, >= 0) replaces the SBML
-        initial concentrations of the neurons; ``progress(1)`` is called after each sample.
-        """
+    @property
+    def n_neurons(self) -> int:
+        return len(self._neurons)
+
+    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
+                progress: Callable[[int], Any] | None = None) -> SteadyStates:
+        """Steady states for checked inputs ``x`` ``(n_samples, n_inputs)`` in mol/L (see :meth:`settle`);
+        ``y0`` (mol/L) replaces the SBML initial concentrations of the neurons; ``progress(1)`` is called after
+        each sample."""
         if self.closed:
             raise SimulationError("copasi: the simulator is closed")
-        x = np.atleast_2d(np.asarray(inputs, dtype=float))
-        if x.ndim != 2 or x.shape[1] != len(self._inputs) or not np.all(np.isfinite(x)):
-            raise SimulationError(f"inputs must be finite and of shape (n, {len(self._inputs)}), got {x.shape}")
         n = x.shape[0]
-        y0 = initial_states(initial_state, n, len(self._neurons))
         states = np.empty((n, len(self._neurons)))
         residual = np.empty(n)
         times = np.empty(n)
@@ -292,98 +285,5 @@ class CopasiSimulator(AbstractSimulator):
             dt = min(dt * 1.5, self.max_time - t)
 
 
-def _default_duration(sbml: str, eps: float | None, time_scale: float | None) -> float:
-    """``CPS_RELAXATION_TIMES`` relaxation times (s), with eps and c from the arguments or the model notes."""
-    if eps is None or time_scale is None:
-        found = _NOTES_PATTERN.search(sbml)
-        if found is None:
-            raise InputError("write_cps needs a duration, or eps and time_scale (the SBML notes do not name them)")
-        eps = float(found.group(1)) if eps is None else eps
-        time_scale = float(found.group(2)) if time_scale is None else time_scale
-    if not (eps > 0 and math.isfinite(eps) and time_scale > 0 and math.isfinite(time_scale)):
-        raise InputError(f"eps and time scale must be finite and > 0, got {eps} and {time_scale}")
-    return CPS_RELAXATION_TIMES * relaxation_time(eps, time_scale)
-
-
-def _input_concentrations(input_values: Mapping[str, float] | Sequence[float] | np.ndarray,
-                          fixed: list[str]) -> dict[str, float]:
-    """Input concentrations (mol/L) by species id; a sequence follows ``fixed`` (boundary species, SBML order)."""
-    if isinstance(input_values, Mapping):
-        values = {str(k): float(v) for k, v in input_values.items()}
-    else:
-        seq = np.asarray(input_values, dtype=float).ravel()
-        if seq.size != len(fixed):
-            raise InputError(f"{seq.size} input values for {len(fixed)} boundary species ({' '.join(fixed[:8])})")
-        values = dict(zip(fixed, seq.tolist(), strict=True))
-    unknown = [sid for sid in values if sid not in fixed]
-    if unknown:
-        raise InputError(f"{unknown[:5]} are not boundary (input) species of the model")
-    bad = {sid: v for sid, v in values.items() if not (math.isfinite(v) and v >= 0)}
-    if bad:
-        raise InputError(f"input concentrations must be finite and >= 0, got {bad}")
-    return values
-
-
-def write_cps(sbml: str, path: str | os.PathLike, input_values: Mapping[str, float] | Sequence[float] | None = None,
-              duration: float | None = None, *, eps: float | None = None, time_scale: float | None = None,
-              steps: int = CPS_STEPS) -> Path:
-    """Save ``sbml`` as a COPASI ``.cps`` file whose Time-Course task is ready to run in the COPASI GUI.
-
-    ``input_values``: initial (clamped) concentrations in mol/L of the boundary input species, either by SBML
-    id or as a sequence in document order (crn2sbml's feature order); unset inputs keep the SBML value.
-    ``duration`` (s) defaults to ``CPS_RELAXATION_TIMES`` relaxation times ``1 / (2 sqrt(eps) c)``, with eps
-    and c from the arguments or from the notes crn2sbml writes into the model. The task uses deterministic
-    LSODA at rtol 1e-12 / atol 1e-14, ``steps`` output intervals, keeps its time series and plots all
-    concentrations. The file is written to a temporary file next to ``path`` and moved over it with
-    ``os.replace``, so ``path`` never holds a half-written file. Returns ``path``.
-
-    In COPASI the species and reactions carry their SBML names (crn2sbml: the neuron role / the reaction's
-    note); COPASI does not keep SBML ids in a ``.cps`` written from an SBML string.
-
-    Raises :class:`~crn2sbml.errors.InputError` for bad arguments and :class:`SimulationError` when COPASI
-    cannot import or save the model.
-    """
-    copasi = copasi_module()
-    path = Path(path)
-    if int(steps) < 1:
-        raise InputError(f"steps must be >= 1, got {steps}")
-    if duration is None:
-        duration = _default_duration(sbml, eps, time_scale)
-    duration = float(duration)
-    if not (math.isfinite(duration) and duration > 0):
-        raise InputError(f"duration must be finite and > 0 s, got {duration}")
-    # Argument errors are raised from frames without COPASI objects among their arguments: rendering a
-    # traceback that shows a proxy of an already removed datamodel would crash the interpreter.
-    datamodel = _import_sbml(sbml)
-    try:
-        model = datamodel.getModel()
-        metabs = _metabolites(model)
-        if input_values is not None:
-            fixed = [sid for sid, m in metabs.items() if m.getStatus() == copasi.CModelEntity.Status_FIXED]
-            for sid, value in _input_concentrations(input_values, fixed).items():
-                metabs[sid].setInitialConcentration(value)
-            model.updateInitialValues(copasi.CCore.Framework_Concentration)
-        task = _configure_time_course(datamodel, duration, steps, time_series=True)
-        task.setScheduled(True)
-        task.setUpdateModel(False)
-        if copasi.COutputAssistant.createDefaultOutput(_PLOT_CONCENTRATIONS, task, datamodel, True) is None:
-            log.warning("COPASI did not create the default concentration plot; the task runs without it")
-        # COPASI creates the temporary file itself, so it gets the usual permissions (mkstemp's are 0600)
-        tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        try:
-            copasi.CCopasiMessage.clearDeque()
-            with copasi_locale():
-                saved = datamodel.saveModel(str(tmp), False)
-            if not saved:
-                raise SimulationError(f"COPASI could not save {path}: {_messages() or 'unknown error'}")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    finally:
-        _remove_datamodel(datamodel)
-    return path
-
-
-__all__ = ["CopasiSimulator", "write_cps", "copasi_module", "copasi_locale", "RELATIVE_TOLERANCE",
+__all__ = ["CopasiSimulator", "copasi_module", "copasi_locale", "RELATIVE_TOLERANCE",
            "ABSOLUTE_TOLERANCE"]

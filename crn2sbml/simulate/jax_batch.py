@@ -71,9 +71,9 @@ from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
     AbstractSimulator,
     SteadyStates,
-    initial_states,
     relaxation_time,
 )
+from crn2sbml.validate.inputs import check_options
 
 ENCODING = "layered-ode"
 
@@ -188,10 +188,11 @@ class JaxBatchSimulator(AbstractSimulator):
                  max_steps: int = 200_000) -> None:
         if solver not in SOLVERS:
             raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
-        if not (tolerance > 0 and rtol > 0 and atol > 0):
-            raise InputError("tolerance, rtol and atol must be > 0")
-        if batch_size is not None and batch_size < 1:
-            raise InputError(f"batch_size must be >= 1, got {batch_size}")
+        check_options(tolerance=tolerance, max_time=max_time, time_scale=compiled.time_scale, where="jax simulator")
+        if not (rtol > 0 and atol > 0 and math.isfinite(rtol) and math.isfinite(atol)):
+            raise InputError(f"jax simulator: rtol and atol must be finite and > 0, got {rtol} and {atol}")
+        if batch_size is not None:
+            check_options(batch_size=batch_size, where="jax simulator")
         self.compiled = compiled
         self.encoding = ENCODING
         self.tolerance = float(tolerance)
@@ -203,7 +204,7 @@ class JaxBatchSimulator(AbstractSimulator):
         self.batch_size = int(batch_size) if batch_size is not None else DEFAULT_BATCH_SIZE.get(self.platform, 65536)
         net = compiled.network
         self.sizes: tuple[int, ...] = tuple(layer.n_out for layer in net.layers)
-        self.n_neurons = sum(self.sizes)
+        self._n_neurons = sum(self.sizes)
         self.powers: tuple[int, ...] = tuple(int(p) for p, _, _ in net.activation.terms)
         self.relax_time = relaxation_time(compiled.eps, compiled.time_scale)
         self.max_time = float(max_time) if max_time is not None else 2000.0 * self.relax_time
@@ -224,14 +225,20 @@ class JaxBatchSimulator(AbstractSimulator):
         self.n_steps = 0
         """Solver steps (shared by a slice, summed over chunks and slices) of the last ``settle`` call."""
 
-    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
-               progress: Callable[[int], object] | None = None) -> SteadyStates:
-        """Steady states for ``inputs`` ``(n_samples, n_inputs)``; ``initial_state`` ``(n_neurons,)`` or
-        ``(n_samples, n_neurons)``; ``progress(k)`` is called with the number of samples finished (settled
-        or given up) after each chunk, ``n_samples`` in total."""
-        x = self.compiled.network.check_inputs(inputs)
+    @property
+    def n_inputs(self) -> int:
+        return self.compiled.network.n_inputs
+
+    @property
+    def n_neurons(self) -> int:
+        return self._n_neurons
+
+    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
+                progress: Callable[[int], object] | None) -> SteadyStates:
+        """Steady states for checked ``x`` ``(n_samples, n_inputs)`` from ``y0`` ``(n_samples, n_neurons)``;
+        ``progress(k)`` is called with the number of samples finished (settled or given up) after each chunk,
+        ``n_samples`` in total."""
         n = x.shape[0]
-        y0 = initial_states(initial_state, n, self.n_neurons)
         if y0 is None:
             y0 = np.broadcast_to(self._default_y0, (n, self.n_neurons))
         self.n_steps = 0

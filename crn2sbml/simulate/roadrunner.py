@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crn2sbml.errors import SimulationError
+from crn2sbml.errors import ModelMismatchError, SimulationError
 from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
     AbstractSimulator,
@@ -25,6 +25,7 @@ from crn2sbml.simulate.base import (
     relative_rate,
     relaxation_time,
 )
+from crn2sbml.validate.inputs import check_options, check_sbml_text
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,17 @@ def _cache_path(sbml: str) -> Path | None:
 def load_roadrunner(sbml: str):
     """A ``RoadRunner`` for SBML text, with CVODE (BDF) at rtol 1e-9, atol 1e-13.
 
+    The text must pass :func:`~crn2sbml.validate.inputs.check_sbml_text` (ModelFileError otherwise):
+    ``roadrunner.RoadRunner(text)`` reads any string that is not XML as a file path or URL, and expands
+    entities (a 1 KB "billion laughs" file crashed the process), so nothing else is ever handed to it.
+
     The JIT-compiled model is cached on disk under the SHA-256 of the SBML text (and the libRoadRunner
     version): a second load of the same model restores it with ``loadState`` instead of recompiling
     (1.6 s instead of 12.7 s for a 784-64-10 lumped model on this project's 2-core machine).
     """
+    checked = check_sbml_text(sbml, where="SBML model")
     with _fast_settings():
-        return _load(sbml)
+        return _load(checked)
 
 
 def _load(sbml: str):
@@ -143,6 +149,8 @@ class RoadRunnerSimulator(AbstractSimulator):
     def __init__(self, sbml: str, input_species, neuron_species, output_species, *, eps: float,
                  time_scale: float = 1.0, encoding: str = "elementary",
                  tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> None:
+        check_options(tolerance=tolerance, max_time=max_time, eps=eps, time_scale=time_scale,
+                      where="roadrunner simulator")
         self.encoding = encoding
         self.tolerance = tolerance
         # constructor arguments, so worker processes can rebuild this simulator (see settle_parallel)
@@ -155,18 +163,33 @@ class RoadRunnerSimulator(AbstractSimulator):
         boundary = list(model.getBoundarySpeciesIds())
         missing = [s for s in (*input_species, *neuron_species) if s not in floating + boundary]
         if missing:
-            raise SimulationError(f"species {missing[:5]} named by the manifest are not in the SBML model")
-        self._input_pos = np.array([boundary.index(s) for s in input_species])
+            raise ModelMismatchError(f"species {missing[:5]} named by the manifest are not in the SBML model")
+        not_boundary = [s for s in input_species if s not in boundary]
+        if not_boundary:
+            raise ModelMismatchError(f"input species {not_boundary[:5]} are not boundary species in the SBML model")
+        not_floating = [s for s in neuron_species if s not in floating]
+        if not_floating:
+            raise ModelMismatchError(f"neuron species {not_floating[:5]} are boundary species in the SBML model; "
+                                     "neurons must be changed by reactions")
+        stray = [s for s in output_species if s not in neuron_species]
+        if stray:
+            raise ModelMismatchError(f"output species {stray[:5]} are not neuron species")
+        self._input_pos = np.array([boundary.index(s) for s in input_species], dtype=int)
         self._n_boundary = len(boundary)
-        self._neuron_pos = np.array([floating.index(s) for s in neuron_species])
+        self._neuron_pos = np.array([floating.index(s) for s in neuron_species], dtype=int)
         self._output_cols = np.array([list(neuron_species).index(s) for s in output_species])
         self.relax_time = relaxation_time(eps, time_scale)
         self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
 
-    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
-               progress=None) -> SteadyStates:
-        x = np.atleast_2d(np.asarray(inputs, dtype=float))
-        y0 = initial_states(initial_state, x.shape[0], self._neuron_pos.size)
+    @property
+    def n_inputs(self) -> int:
+        return int(self._input_pos.size)
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self._neuron_pos.size)
+
+    def _settle(self, x: np.ndarray, y0: np.ndarray | None, progress) -> SteadyStates:
         n = x.shape[0]
         states = np.empty((n, self._neuron_pos.size))
         residual = np.empty(n)
@@ -187,7 +210,7 @@ class RoadRunnerSimulator(AbstractSimulator):
         order. Worth it from a few hundred samples: starting a worker costs about a second, so fewer than
         ``min_samples`` samples are settled in this process.
         """
-        x = np.atleast_2d(np.asarray(inputs, dtype=float))
+        x = self.check_inputs(inputs)  # before any worker starts
         workers = workers or os.cpu_count() or 1
         if workers == 1 or len(x) <= max(chunk, min_samples - 1):
             return self.settle(x, progress=progress)
@@ -244,6 +267,10 @@ class RoadRunnerSimulator(AbstractSimulator):
         Integrated at rtol 1e-12 / atol 1e-16 (restored afterwards): trajectories are used to fit decay rates
         of perturbations down to 1e-7 of the state, which the settling tolerances would blur.
         """
+        x = self.check_inputs(x)[0]
+        if y0 is None:
+            raise SimulationError("trajectory needs an initial state y0 of shape (n_neurons,)")
+        y0 = initial_states(y0, 1, self.n_neurons)[0]
         r = self.runner
         model = r.model
         saved = (r.integrator.getValue("relative_tolerance"), r.integrator.getValue("absolute_tolerance"))

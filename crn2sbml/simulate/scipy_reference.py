@@ -6,6 +6,8 @@ both the compiler and the exporters. Slow; meant for tests and small networks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -16,16 +18,17 @@ from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
     AbstractSimulator,
     SteadyStates,
-    initial_states,
     relative_rate,
     relaxation_time,
 )
+from crn2sbml.validate.inputs import check_options
 
 
 class ScipySimulator(AbstractSimulator):
     name = "scipy"
 
     def __init__(self, compiled: CompiledNetwork, tolerance: float = DEFAULT_TOLERANCE) -> None:
+        check_options(tolerance=tolerance, time_scale=compiled.time_scale, where="scipy simulator")
         self.compiled = compiled
         self.tolerance = tolerance
         self.ode = MassActionODE.from_network(compiled.crn)
@@ -36,9 +39,16 @@ class ScipySimulator(AbstractSimulator):
         self._outputs = np.array([neurons.index(s) for s in compiled.output_species])
         self.relax_time = relaxation_time(compiled.eps, compiled.time_scale)
 
-    def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None) -> SteadyStates:
-        x = np.atleast_2d(np.asarray(inputs, dtype=float))
-        y0 = initial_states(initial_state, x.shape[0], self._neurons.size)
+    @property
+    def n_inputs(self) -> int:
+        return int(self._inputs.size)
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self._neurons.size)
+
+    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
+                progress: Callable[[int], object] | None) -> SteadyStates:
         n = x.shape[0]
         states, residual, times = np.empty((n, self._neurons.size)), np.empty(n), np.empty(n)
         for i in range(n):
@@ -58,4 +68,6 @@ class ScipySimulator(AbstractSimulator):
                     break
                 dt *= 1.5
             states[i], residual[i], times[i] = state[self._neurons], res, t
+            if progress is not None:
+                progress(1)
         return SteadyStates(states[:, self._outputs], states, residual, times, self.name, "mass-action", self.tolerance)

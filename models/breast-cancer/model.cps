@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:44:53Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_0" name="crn2sbml 30-8-2 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_0">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:44:53Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:10Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:10Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,432 +80,395 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: a808826e2bd9090408ce9d46133b8553cfaa354a393f92cbfcdad3d6d70e0b7f</p>
     <p>Inputs (boundary species, feature order): x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13 x14 x15 x16 x17 x18 x19 x20 x21 x22 x23 x24 x25 x26 x27 x28 x29 x30</p>
     <p>Outputs (output order): y1 y2</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="a808826e2bd9090408ce9d46133b8553cfaa354a393f92cbfcdad3d6d70e0b7f" crn2sbmlVersion="0.1.0" encoding="elementary" shape="30-8-2" activation="smoothed_relu" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_23" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_23" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_22" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_22" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_21" name="input feature 3" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_21" name="x3 (input feature 3)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_20" name="input feature 4" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_20" name="x4 (input feature 4)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_19" name="input feature 5" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_19" name="x5 (input feature 5)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_18" name="input feature 6" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_18" name="x6 (input feature 6)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_17" name="input feature 7" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_17" name="x7 (input feature 7)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_16" name="input feature 8" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_16" name="x8 (input feature 8)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_15" name="input feature 9" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_15" name="x9 (input feature 9)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_11" name="input feature 10" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_11" name="x10 (input feature 10)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_10" name="input feature 11" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_10" name="x11 (input feature 11)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_9" name="input feature 12" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_9" name="x12 (input feature 12)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_8" name="input feature 13" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_8" name="x13 (input feature 13)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_7" name="input feature 14" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_7" name="x14 (input feature 14)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_6" name="input feature 15" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_6" name="x15 (input feature 15)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_5" name="input feature 16" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_5" name="x16 (input feature 16)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_4" name="input feature 17" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_4" name="x17 (input feature 17)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_3" name="input feature 18" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_3" name="x18 (input feature 18)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_2" name="input feature 19" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_2" name="x19 (input feature 19)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_1" name="input feature 20" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_1" name="x20 (input feature 20)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_0" name="input feature 21" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_0" name="x21 (input feature 21)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_12" name="input feature 22" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_12" name="x22 (input feature 22)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_13" name="input feature 23" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_13" name="x23 (input feature 23)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_14" name="input feature 24" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_14" name="x24 (input feature 24)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_24" name="input feature 25" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_24" name="x25 (input feature 25)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_24">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_24">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_25" name="input feature 26" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_25" name="x26 (input feature 26)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_25">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_25">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_26" name="input feature 27" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_26" name="x27 (input feature 27)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_26">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_26">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_27" name="input feature 28" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_27" name="x28 (input feature 28)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_27">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_27">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_28" name="input feature 29" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_28" name="x29 (input feature 29)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_28">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_28">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_29" name="input feature 30" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_29" name="x30 (input feature 30)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_29">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_29">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_30" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_30" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_30">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_30">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_31" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_31" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_31">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_31">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_32" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_32" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_32">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_32">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_33" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_33" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_33">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_33">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_34" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_34" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_34">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_34">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_35" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_35" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_35">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_35">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_36" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_36" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_36">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_36">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_37" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_37" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_37">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_37">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_38" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_38" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_38">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_38">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_39" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_39" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_39">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_39">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_160" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_160" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_160">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_160">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -506,13 +485,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_159" name="layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_159" name="h1_1_limit: layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_159">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_159">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -522,7 +500,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_30" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_159" name="k1" value="1"/>
+          <Constant key="Parameter_159" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -536,13 +514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_158" name="layer 1 neuron 1: bias +1.6781" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_158" name="h1_1_bias: layer 1 neuron 1: bias +1.6781" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_158">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_158">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -552,7 +529,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_30" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_158" name="k1" value="1.6781"/>
+          <Constant key="Parameter_158" name="k1" value="1.67810066535727"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -565,13 +542,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_157" name="layer 1 neuron 1: weight -0.155315 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_157" name="h1_1_w_x1: layer 1 neuron 1: weight -0.155315 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_157">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_157">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -582,7 +558,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_157" name="k1" value="0.155315"/>
+          <Constant key="Parameter_157" name="k1" value="0.155314521176016"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -596,13 +572,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_156" name="layer 1 neuron 1: weight -0.0841228 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_156" name="h1_1_w_x2: layer 1 neuron 1: weight -0.0841228 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_156">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_156">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -613,7 +588,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_156" name="k1" value="0.0841228"/>
+          <Constant key="Parameter_156" name="k1" value="0.0841228240401356"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -627,13 +602,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_155" name="layer 1 neuron 1: weight +0.00501032 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_155" name="h1_1_w_x3: layer 1 neuron 1: weight +0.00501032 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_155">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_155">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -645,7 +619,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_155" name="k1" value="0.00501032"/>
+          <Constant key="Parameter_155" name="k1" value="0.00501031843611797"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -659,13 +633,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_154" name="layer 1 neuron 1: weight +1.88605e-05 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_154" name="h1_1_w_x4: layer 1 neuron 1: weight +1.88605e-05 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_154">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_154">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -677,7 +650,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_154" name="k1" value="1.88605e-05"/>
+          <Constant key="Parameter_154" name="k1" value="1.8860497967694e-05"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -691,13 +664,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_153" name="layer 1 neuron 1: weight -11.8892 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_153" name="h1_1_w_x5: layer 1 neuron 1: weight -11.8892 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_153">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_153">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -708,7 +680,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_153" name="k1" value="11.8892"/>
+          <Constant key="Parameter_153" name="k1" value="11.8892458819748"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -722,13 +694,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_152" name="layer 1 neuron 1: weight -4.57202 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_152" name="h1_1_w_x6: layer 1 neuron 1: weight -4.57202 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_152">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_152">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -739,7 +710,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_152" name="k1" value="4.57202"/>
+          <Constant key="Parameter_152" name="k1" value="4.57201948610964"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -753,13 +724,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_151" name="layer 1 neuron 1: weight -3.05875 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_151" name="h1_1_w_x7: layer 1 neuron 1: weight -3.05875 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_151">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_151">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -770,7 +740,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_151" name="k1" value="3.05875"/>
+          <Constant key="Parameter_151" name="k1" value="3.05875318728633"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -784,13 +754,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_150" name="layer 1 neuron 1: weight +2.99255 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_150" name="h1_1_w_x8: layer 1 neuron 1: weight +2.99255 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_150">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_150">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -802,7 +771,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_150" name="k1" value="2.99255"/>
+          <Constant key="Parameter_150" name="k1" value="2.99254775523438"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -816,13 +785,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_149" name="layer 1 neuron 1: weight -9.41944 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_149" name="h1_1_w_x9: layer 1 neuron 1: weight -9.41944 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_149">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_149">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -833,7 +801,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_149" name="k1" value="9.41944"/>
+          <Constant key="Parameter_149" name="k1" value="9.41943913057739"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -847,13 +815,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_148" name="layer 1 neuron 1: weight +83.1406 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_148" name="h1_1_w_x10: layer 1 neuron 1: weight +83.1406 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_148">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_148">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -865,7 +832,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_148" name="k1" value="83.1406"/>
+          <Constant key="Parameter_148" name="k1" value="83.140573358082"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -879,13 +846,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_147" name="layer 1 neuron 1: weight +0.376278 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_147" name="h1_1_w_x11: layer 1 neuron 1: weight +0.376278 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_147">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_147">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -897,7 +863,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_147" name="k1" value="0.376278"/>
+          <Constant key="Parameter_147" name="k1" value="0.376277825981497"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -911,13 +877,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_146" name="layer 1 neuron 1: weight +0.679028 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_146" name="h1_1_w_x12: layer 1 neuron 1: weight +0.679028 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_146">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_146">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -929,7 +894,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_146" name="k1" value="0.679028"/>
+          <Constant key="Parameter_146" name="k1" value="0.679027926715553"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -943,13 +908,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_145" name="layer 1 neuron 1: weight -0.0842073 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_145" name="h1_1_w_x13: layer 1 neuron 1: weight -0.0842073 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_145">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_145">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -960,7 +924,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_145" name="k1" value="0.0842073"/>
+          <Constant key="Parameter_145" name="k1" value="0.0842073397095892"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -974,13 +938,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_144" name="layer 1 neuron 1: weight -0.00066447 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_144" name="h1_1_w_x14: layer 1 neuron 1: weight -0.00066447 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_144">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_144">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -991,7 +954,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_144" name="k1" value="0.00066447"/>
+          <Constant key="Parameter_144" name="k1" value="0.000664469884964877"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1005,13 +968,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_143" name="layer 1 neuron 1: weight +15.3595 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_143" name="h1_1_w_x15: layer 1 neuron 1: weight +15.3595 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_143">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_143">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1023,7 +985,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_143" name="k1" value="15.3595"/>
+          <Constant key="Parameter_143" name="k1" value="15.359494022356"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1037,13 +999,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_142" name="layer 1 neuron 1: weight +12.6768 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_142" name="h1_1_w_x16: layer 1 neuron 1: weight +12.6768 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_142">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_142">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1055,7 +1016,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_142" name="k1" value="12.6768"/>
+          <Constant key="Parameter_142" name="k1" value="12.676786067339"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1069,13 +1030,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_141" name="layer 1 neuron 1: weight -7.73785 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_141" name="h1_1_w_x17: layer 1 neuron 1: weight -7.73785 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_141">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_141">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1086,7 +1046,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_141" name="k1" value="7.73785"/>
+          <Constant key="Parameter_141" name="k1" value="7.73784717689835"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1100,13 +1060,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_140" name="layer 1 neuron 1: weight +8.52702 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_140" name="h1_1_w_x18: layer 1 neuron 1: weight +8.52702 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_140">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_140">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1118,7 +1077,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_140" name="k1" value="8.52702"/>
+          <Constant key="Parameter_140" name="k1" value="8.52701961345141"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1132,13 +1091,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_139" name="layer 1 neuron 1: weight -1.85849 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_139" name="h1_1_w_x19: layer 1 neuron 1: weight -1.85849 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_139">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_139">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1149,7 +1107,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_139" name="k1" value="1.85849"/>
+          <Constant key="Parameter_139" name="k1" value="1.85849079445083"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1163,13 +1121,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_138" name="layer 1 neuron 1: weight -174.322 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_138" name="h1_1_w_x20: layer 1 neuron 1: weight -174.322 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_138">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_138">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1180,7 +1137,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_138" name="k1" value="174.322"/>
+          <Constant key="Parameter_138" name="k1" value="174.322336934397"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1194,13 +1151,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_137" name="layer 1 neuron 1: weight -0.0458238 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_137" name="h1_1_w_x21: layer 1 neuron 1: weight -0.0458238 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_137">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_137">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1211,7 +1167,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_137" name="k1" value="0.0458238"/>
+          <Constant key="Parameter_137" name="k1" value="0.0458237540369418"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1225,13 +1181,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_136" name="layer 1 neuron 1: weight +0.000708653 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_136" name="h1_1_w_x22: layer 1 neuron 1: weight +0.000708653 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_136">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_136">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1243,7 +1198,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_136" name="k1" value="0.000708653"/>
+          <Constant key="Parameter_136" name="k1" value="0.000708653408694724"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1257,13 +1212,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_135" name="layer 1 neuron 1: weight +0.0117039 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_135" name="h1_1_w_x23: layer 1 neuron 1: weight +0.0117039 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_135">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_135">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1275,7 +1229,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_135" name="k1" value="0.0117039"/>
+          <Constant key="Parameter_135" name="k1" value="0.0117039134637527"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1289,13 +1243,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_134" name="layer 1 neuron 1: weight +0.000500112 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_134" name="h1_1_w_x24: layer 1 neuron 1: weight +0.000500112 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_134">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_134">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1307,7 +1260,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_134" name="k1" value="0.000500112"/>
+          <Constant key="Parameter_134" name="k1" value="0.000500112249256453"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1321,13 +1274,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_133" name="layer 1 neuron 1: weight -13.9882 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_133" name="h1_1_w_x25: layer 1 neuron 1: weight -13.9882 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_133">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_133">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1338,7 +1290,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_133" name="k1" value="13.9882"/>
+          <Constant key="Parameter_133" name="k1" value="13.9882202976182"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1352,13 +1304,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_132" name="layer 1 neuron 1: weight -0.857464 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_132" name="h1_1_w_x26: layer 1 neuron 1: weight -0.857464 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_132">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_132">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1369,7 +1320,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_132" name="k1" value="0.857464"/>
+          <Constant key="Parameter_132" name="k1" value="0.857464138155814"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1383,13 +1334,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_131" name="layer 1 neuron 1: weight +1.00905 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_131" name="h1_1_w_x27: layer 1 neuron 1: weight +1.00905 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_131">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_131">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1401,7 +1351,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_131" name="k1" value="1.00905"/>
+          <Constant key="Parameter_131" name="k1" value="1.0090517159194"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1415,13 +1365,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_130" name="layer 1 neuron 1: weight +5.95899 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_130" name="h1_1_w_x28: layer 1 neuron 1: weight +5.95899 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_130">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_130">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1433,7 +1382,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_130" name="k1" value="5.95899"/>
+          <Constant key="Parameter_130" name="k1" value="5.9589888294341"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1447,13 +1396,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_129" name="layer 1 neuron 1: weight -1.5428 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_129" name="h1_1_w_x29: layer 1 neuron 1: weight -1.5428 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_129">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_129">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1464,7 +1412,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_129" name="k1" value="1.5428"/>
+          <Constant key="Parameter_129" name="k1" value="1.5427974353812"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1478,13 +1426,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_128" name="layer 1 neuron 1: weight -0.982981 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_128" name="h1_1_w_x30: layer 1 neuron 1: weight -0.982981 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_128">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_128">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1495,7 +1442,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_128" name="k1" value="0.982981"/>
+          <Constant key="Parameter_128" name="k1" value="0.982981311861948"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1509,13 +1456,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_127" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_127" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_127">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_127">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1532,13 +1478,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_126" name="layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_126" name="h1_2_limit: layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_126">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_126">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1548,7 +1493,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_31" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_126" name="k1" value="1"/>
+          <Constant key="Parameter_126" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1562,13 +1507,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_125" name="layer 1 neuron 2: bias +21.5265" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_125" name="h1_2_bias: layer 1 neuron 2: bias +21.5265" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_125">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_125">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1578,7 +1522,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_31" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_125" name="k1" value="21.5265"/>
+          <Constant key="Parameter_125" name="k1" value="21.526486965899"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1591,13 +1535,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_124" name="layer 1 neuron 2: weight -0.148162 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_124" name="h1_2_w_x1: layer 1 neuron 2: weight -0.148162 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_124">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_124">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1608,7 +1551,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_124" name="k1" value="0.148162"/>
+          <Constant key="Parameter_124" name="k1" value="0.148161594024245"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1622,13 +1565,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_123" name="layer 1 neuron 2: weight -0.219974 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_123" name="h1_2_w_x2: layer 1 neuron 2: weight -0.219974 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_123">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_123">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1639,7 +1581,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_123" name="k1" value="0.219974"/>
+          <Constant key="Parameter_123" name="k1" value="0.219973652330461"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1653,13 +1595,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_122" name="layer 1 neuron 2: weight -0.0166815 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_122" name="h1_2_w_x3: layer 1 neuron 2: weight -0.0166815 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_122">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_122">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1670,7 +1611,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_122" name="k1" value="0.0166815"/>
+          <Constant key="Parameter_122" name="k1" value="0.0166815392246178"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1684,13 +1625,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_121" name="layer 1 neuron 2: weight -0.000455052 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_121" name="h1_2_w_x4: layer 1 neuron 2: weight -0.000455052 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_121">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_121">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1701,7 +1641,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_121" name="k1" value="0.000455052"/>
+          <Constant key="Parameter_121" name="k1" value="0.000455051770254623"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1715,13 +1655,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_120" name="layer 1 neuron 2: weight -6.38356 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_120" name="h1_2_w_x5: layer 1 neuron 2: weight -6.38356 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_120">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_120">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1732,7 +1671,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_120" name="k1" value="6.38356"/>
+          <Constant key="Parameter_120" name="k1" value="6.38355750018139"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1746,13 +1685,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_119" name="layer 1 neuron 2: weight -0.838529 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_119" name="h1_2_w_x6: layer 1 neuron 2: weight -0.838529 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_119">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_119">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1763,7 +1701,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_119" name="k1" value="0.838529"/>
+          <Constant key="Parameter_119" name="k1" value="0.838528704642903"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1777,13 +1715,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_118" name="layer 1 neuron 2: weight -8.99194 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_118" name="h1_2_w_x7: layer 1 neuron 2: weight -8.99194 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_118">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_118">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1794,7 +1731,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_118" name="k1" value="8.99194"/>
+          <Constant key="Parameter_118" name="k1" value="8.99194060137966"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1808,13 +1745,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_117" name="layer 1 neuron 2: weight -17.6292 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_117" name="h1_2_w_x8: layer 1 neuron 2: weight -17.6292 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_117">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_117">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1825,7 +1761,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_117" name="k1" value="17.6292"/>
+          <Constant key="Parameter_117" name="k1" value="17.6291825255557"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1839,13 +1775,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_116" name="layer 1 neuron 2: weight +2.14875 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_116" name="h1_2_w_x9: layer 1 neuron 2: weight +2.14875 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_116">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_116">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1857,7 +1792,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_116" name="k1" value="2.14875"/>
+          <Constant key="Parameter_116" name="k1" value="2.14874928692184"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1871,13 +1806,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_115" name="layer 1 neuron 2: weight -22.9954 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_115" name="h1_2_w_x10: layer 1 neuron 2: weight -22.9954 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_115">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_115">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1888,7 +1822,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_115" name="k1" value="22.9954"/>
+          <Constant key="Parameter_115" name="k1" value="22.9953513068415"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1902,13 +1836,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_114" name="layer 1 neuron 2: weight -2.9884 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_114" name="h1_2_w_x11: layer 1 neuron 2: weight -2.9884 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_114">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_114">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1919,7 +1852,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_114" name="k1" value="2.9884"/>
+          <Constant key="Parameter_114" name="k1" value="2.98840282614393"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1933,13 +1866,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_113" name="layer 1 neuron 2: weight -0.674591 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_113" name="h1_2_w_x12: layer 1 neuron 2: weight -0.674591 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_113">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_113">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1950,7 +1882,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_113" name="k1" value="0.674591"/>
+          <Constant key="Parameter_113" name="k1" value="0.674591179667775"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1964,13 +1896,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_112" name="layer 1 neuron 2: weight -0.162278 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_112" name="h1_2_w_x13: layer 1 neuron 2: weight -0.162278 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_112">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_112">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1981,7 +1912,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_112" name="k1" value="0.162278"/>
+          <Constant key="Parameter_112" name="k1" value="0.162278486001202"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1995,13 +1926,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_111" name="layer 1 neuron 2: weight -0.0119686 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_111" name="h1_2_w_x14: layer 1 neuron 2: weight -0.0119686 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_111">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_111">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2012,7 +1942,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_111" name="k1" value="0.0119686"/>
+          <Constant key="Parameter_111" name="k1" value="0.0119686019687801"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2026,13 +1956,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_110" name="layer 1 neuron 2: weight +18.929 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_110" name="h1_2_w_x15: layer 1 neuron 2: weight +18.929 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_110">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_110">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2044,7 +1973,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_110" name="k1" value="18.929"/>
+          <Constant key="Parameter_110" name="k1" value="18.9290444782548"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2058,13 +1987,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_109" name="layer 1 neuron 2: weight -7.07711 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_109" name="h1_2_w_x16: layer 1 neuron 2: weight -7.07711 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_109">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_109">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2075,7 +2003,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_109" name="k1" value="7.07711"/>
+          <Constant key="Parameter_109" name="k1" value="7.07711418969928"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2089,13 +2017,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_108" name="layer 1 neuron 2: weight +19.9286 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_108" name="h1_2_w_x17: layer 1 neuron 2: weight +19.9286 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_108">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_108">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2107,7 +2034,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_108" name="k1" value="19.9286"/>
+          <Constant key="Parameter_108" name="k1" value="19.9285738606759"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2121,13 +2048,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_107" name="layer 1 neuron 2: weight +33.1639 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_107" name="h1_2_w_x18: layer 1 neuron 2: weight +33.1639 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_107">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_107">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2139,7 +2065,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_107" name="k1" value="33.1639"/>
+          <Constant key="Parameter_107" name="k1" value="33.1639079922721"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2153,13 +2079,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_106" name="layer 1 neuron 2: weight +23.6422 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_106" name="h1_2_w_x19: layer 1 neuron 2: weight +23.6422 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_106">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_106">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2171,7 +2096,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_106" name="k1" value="23.6422"/>
+          <Constant key="Parameter_106" name="k1" value="23.6421838023059"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2185,13 +2110,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_105" name="layer 1 neuron 2: weight +119.168 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_105" name="h1_2_w_x20: layer 1 neuron 2: weight +119.168 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_105">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_105">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2203,7 +2127,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_105" name="k1" value="119.168"/>
+          <Constant key="Parameter_105" name="k1" value="119.168426978247"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2217,13 +2141,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_104" name="layer 1 neuron 2: weight -0.0423489 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_104" name="h1_2_w_x21: layer 1 neuron 2: weight -0.0423489 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_104">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_104">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2234,7 +2157,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_104" name="k1" value="0.0423489"/>
+          <Constant key="Parameter_104" name="k1" value="0.0423489368314786"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2248,13 +2171,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_103" name="layer 1 neuron 2: weight -0.138709 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_103" name="h1_2_w_x22: layer 1 neuron 2: weight -0.138709 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_103">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_103">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2265,7 +2187,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_103" name="k1" value="0.138709"/>
+          <Constant key="Parameter_103" name="k1" value="0.138708875498799"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2279,13 +2201,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_102" name="layer 1 neuron 2: weight -0.00717509 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_102" name="h1_2_w_x23: layer 1 neuron 2: weight -0.00717509 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_102">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_102">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2296,7 +2217,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_102" name="k1" value="0.00717509"/>
+          <Constant key="Parameter_102" name="k1" value="0.00717508766207361"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2310,13 +2231,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_101" name="layer 1 neuron 2: weight -0.00140009 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_101" name="h1_2_w_x24: layer 1 neuron 2: weight -0.00140009 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_101">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_101">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2327,7 +2247,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_101" name="k1" value="0.00140009"/>
+          <Constant key="Parameter_101" name="k1" value="0.00140009453820503"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2341,13 +2261,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_100" name="layer 1 neuron 2: weight -4.21091 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_100" name="h1_2_w_x25: layer 1 neuron 2: weight -4.21091 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_100">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_100">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2358,7 +2277,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_100" name="k1" value="4.21091"/>
+          <Constant key="Parameter_100" name="k1" value="4.21091159804831"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2372,13 +2291,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_99" name="layer 1 neuron 2: weight -2.90041 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_99" name="h1_2_w_x26: layer 1 neuron 2: weight -2.90041 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_99">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_99">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2389,7 +2307,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_99" name="k1" value="2.90041"/>
+          <Constant key="Parameter_99" name="k1" value="2.90041473839776"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2403,13 +2321,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_98" name="layer 1 neuron 2: weight -0.795943 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_98" name="h1_2_w_x27: layer 1 neuron 2: weight -0.795943 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_98">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_98">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2420,7 +2337,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_98" name="k1" value="0.795943"/>
+          <Constant key="Parameter_98" name="k1" value="0.795943270921366"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2434,13 +2351,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_97" name="layer 1 neuron 2: weight -1.2586 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_97" name="h1_2_w_x28: layer 1 neuron 2: weight -1.2586 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_97">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_97">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2451,7 +2367,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_97" name="k1" value="1.2586"/>
+          <Constant key="Parameter_97" name="k1" value="1.25860145215769"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2465,13 +2381,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_96" name="layer 1 neuron 2: weight -5.35889 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_96" name="h1_2_w_x29: layer 1 neuron 2: weight -5.35889 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_96">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_96">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2482,7 +2397,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_96" name="k1" value="5.35889"/>
+          <Constant key="Parameter_96" name="k1" value="5.35889025451593"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2496,13 +2411,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_95" name="layer 1 neuron 2: weight +11.1903 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_95" name="h1_2_w_x30: layer 1 neuron 2: weight +11.1903 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_95">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_95">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2514,7 +2428,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_95" name="k1" value="11.1903"/>
+          <Constant key="Parameter_95" name="k1" value="11.1903085382936"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2528,13 +2442,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_94" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_94" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_94">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_94">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2551,13 +2464,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_93" name="layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_93" name="h1_3_limit: layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_93">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_93">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2567,7 +2479,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_32" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_93" name="k1" value="1"/>
+          <Constant key="Parameter_93" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2581,13 +2493,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_92" name="layer 1 neuron 3: bias +0.029545" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_92" name="h1_3_bias: layer 1 neuron 3: bias +0.029545" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_92">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_92">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2597,7 +2508,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_32" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_92" name="k1" value="0.029545"/>
+          <Constant key="Parameter_92" name="k1" value="0.0295450130698769"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2610,13 +2521,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_91" name="layer 1 neuron 3: weight -0.00956988 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_91" name="h1_3_w_x1: layer 1 neuron 3: weight -0.00956988 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_91">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_91">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2627,7 +2537,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_91" name="k1" value="0.00956988"/>
+          <Constant key="Parameter_91" name="k1" value="0.00956988406202883"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2641,13 +2551,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_90" name="layer 1 neuron 3: weight -0.0137919 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_90" name="h1_3_w_x2: layer 1 neuron 3: weight -0.0137919 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_90">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_90">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2658,7 +2567,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_90" name="k1" value="0.0137919"/>
+          <Constant key="Parameter_90" name="k1" value="0.0137919282562059"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2672,13 +2581,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_89" name="layer 1 neuron 3: weight +0.0123887 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_89" name="h1_3_w_x3: layer 1 neuron 3: weight +0.0123887 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_89">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_89">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2690,7 +2598,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_89" name="k1" value="0.0123887"/>
+          <Constant key="Parameter_89" name="k1" value="0.0123886916933283"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2704,13 +2612,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_61" name="layer 1 neuron 3: weight +0.000846406 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_61" name="h1_3_w_x4: layer 1 neuron 3: weight +0.000846406 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_61">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_61">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2722,7 +2629,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_61" name="k1" value="0.000846406"/>
+          <Constant key="Parameter_61" name="k1" value="0.000846405566567223"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2736,13 +2643,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_60" name="layer 1 neuron 3: weight +17.5325 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_60" name="h1_3_w_x5: layer 1 neuron 3: weight +17.5325 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_60">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_60">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2754,7 +2660,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_60" name="k1" value="17.5325"/>
+          <Constant key="Parameter_60" name="k1" value="17.5324591139562"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2768,13 +2674,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_59" name="layer 1 neuron 3: weight +0.161637 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_59" name="h1_3_w_x6: layer 1 neuron 3: weight +0.161637 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_59">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_59">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2786,7 +2691,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_59" name="k1" value="0.161637"/>
+          <Constant key="Parameter_59" name="k1" value="0.161637284555438"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2800,13 +2705,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_58" name="layer 1 neuron 3: weight +4.29206 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_58" name="h1_3_w_x7: layer 1 neuron 3: weight +4.29206 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_58">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_58">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2818,7 +2722,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_58" name="k1" value="4.29206"/>
+          <Constant key="Parameter_58" name="k1" value="4.2920595446726"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2832,13 +2736,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_57" name="layer 1 neuron 3: weight -8.74171 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_57" name="h1_3_w_x8: layer 1 neuron 3: weight -8.74171 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_57">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_57">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2849,7 +2752,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_57" name="k1" value="8.74171"/>
+          <Constant key="Parameter_57" name="k1" value="8.74170805369894"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2863,13 +2766,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_56" name="layer 1 neuron 3: weight +1.72444 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_56" name="h1_3_w_x9: layer 1 neuron 3: weight +1.72444 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_56">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_56">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2881,7 +2783,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_56" name="k1" value="1.72444"/>
+          <Constant key="Parameter_56" name="k1" value="1.72444201550712"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2895,13 +2797,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_55" name="layer 1 neuron 3: weight +2.62783 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_55" name="h1_3_w_x10: layer 1 neuron 3: weight +2.62783 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_55">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_55">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2913,7 +2814,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_55" name="k1" value="2.62783"/>
+          <Constant key="Parameter_55" name="k1" value="2.62783253335853"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2927,13 +2828,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_54" name="layer 1 neuron 3: weight -0.797467 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_54" name="h1_3_w_x11: layer 1 neuron 3: weight -0.797467 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_54">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_54">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2944,7 +2844,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_54" name="k1" value="0.797467"/>
+          <Constant key="Parameter_54" name="k1" value="0.797467463079037"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2958,13 +2858,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_53" name="layer 1 neuron 3: weight +0.323285 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_53" name="h1_3_w_x12: layer 1 neuron 3: weight +0.323285 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_53">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_53">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2976,7 +2875,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_53" name="k1" value="0.323285"/>
+          <Constant key="Parameter_53" name="k1" value="0.323284791617637"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2990,13 +2889,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_52" name="layer 1 neuron 3: weight +0.0216978 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_52" name="h1_3_w_x13: layer 1 neuron 3: weight +0.0216978 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_52">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_52">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3008,7 +2906,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_52" name="k1" value="0.0216978"/>
+          <Constant key="Parameter_52" name="k1" value="0.0216977869779042"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3022,13 +2920,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_51" name="layer 1 neuron 3: weight +0.00157249 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_51" name="h1_3_w_x14: layer 1 neuron 3: weight +0.00157249 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_51">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_51">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3040,7 +2937,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_51" name="k1" value="0.00157249"/>
+          <Constant key="Parameter_51" name="k1" value="0.00157248560882332"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3054,13 +2951,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_50" name="layer 1 neuron 3: weight -22.3567 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_50" name="h1_3_w_x15: layer 1 neuron 3: weight -22.3567 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_50">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_50">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3071,7 +2967,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_50" name="k1" value="22.3567"/>
+          <Constant key="Parameter_50" name="k1" value="22.356746043797"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3085,13 +2981,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_49" name="layer 1 neuron 3: weight +4.75595 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_49" name="h1_3_w_x16: layer 1 neuron 3: weight +4.75595 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_49">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_49">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3103,7 +2998,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_49" name="k1" value="4.75595"/>
+          <Constant key="Parameter_49" name="k1" value="4.7559472614706"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3117,13 +3012,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_48" name="layer 1 neuron 3: weight +4.99059 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_48" name="h1_3_w_x17: layer 1 neuron 3: weight +4.99059 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_48">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_48">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3135,7 +3029,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_48" name="k1" value="4.99059"/>
+          <Constant key="Parameter_48" name="k1" value="4.99058951761395"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3149,13 +3043,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_47" name="layer 1 neuron 3: weight -16.8326 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_47" name="h1_3_w_x18: layer 1 neuron 3: weight -16.8326 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_47">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_47">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3166,7 +3059,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_47" name="k1" value="16.8326"/>
+          <Constant key="Parameter_47" name="k1" value="16.8326346969294"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3180,13 +3073,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_46" name="layer 1 neuron 3: weight -14.3048 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_46" name="h1_3_w_x19: layer 1 neuron 3: weight -14.3048 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_46">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_46">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3197,7 +3089,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_46" name="k1" value="14.3048"/>
+          <Constant key="Parameter_46" name="k1" value="14.3047652957048"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3211,13 +3103,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_45" name="layer 1 neuron 3: weight +5.2878 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_45" name="h1_3_w_x20: layer 1 neuron 3: weight +5.2878 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_45">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_45">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3229,7 +3120,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_45" name="k1" value="5.2878"/>
+          <Constant key="Parameter_45" name="k1" value="5.28779516634825"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3243,13 +3134,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_44" name="layer 1 neuron 3: weight -0.0714583 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_44" name="h1_3_w_x21: layer 1 neuron 3: weight -0.0714583 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_44">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_44">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3260,7 +3150,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_44" name="k1" value="0.0714583"/>
+          <Constant key="Parameter_44" name="k1" value="0.0714582561387212"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3274,13 +3164,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_43" name="layer 1 neuron 3: weight +0.0121894 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_43" name="h1_3_w_x22: layer 1 neuron 3: weight +0.0121894 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_43">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_43">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3292,7 +3181,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_43" name="k1" value="0.0121894"/>
+          <Constant key="Parameter_43" name="k1" value="0.0121894316186974"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3306,13 +3195,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_42" name="layer 1 neuron 3: weight -0.005803 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_42" name="h1_3_w_x23: layer 1 neuron 3: weight -0.005803 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_42">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_42">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3323,7 +3211,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_42" name="k1" value="0.005803"/>
+          <Constant key="Parameter_42" name="k1" value="0.00580300249144432"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3337,13 +3225,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_41" name="layer 1 neuron 3: weight +0.000148436 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_41" name="h1_3_w_x24: layer 1 neuron 3: weight +0.000148436 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_41">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_41">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3355,7 +3242,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_41" name="k1" value="0.000148436"/>
+          <Constant key="Parameter_41" name="k1" value="0.000148436481006078"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3369,13 +3256,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_40" name="layer 1 neuron 3: weight -10.0883 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_40" name="h1_3_w_x25: layer 1 neuron 3: weight -10.0883 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_40">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_40">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3386,7 +3272,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_40" name="k1" value="10.0883"/>
+          <Constant key="Parameter_40" name="k1" value="10.0882823746736"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3400,13 +3286,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_39" name="layer 1 neuron 3: weight +1.39698 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_39" name="h1_3_w_x26: layer 1 neuron 3: weight +1.39698 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_39">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_39">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3418,7 +3303,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_39" name="k1" value="1.39698"/>
+          <Constant key="Parameter_39" name="k1" value="1.39697899812196"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3432,13 +3317,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_38" name="layer 1 neuron 3: weight -2.21507 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_38" name="h1_3_w_x27: layer 1 neuron 3: weight -2.21507 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_38">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_38">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3449,7 +3333,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_38" name="k1" value="2.21507"/>
+          <Constant key="Parameter_38" name="k1" value="2.21506588472732"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3463,13 +3347,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_37" name="layer 1 neuron 3: weight +3.44985 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_37" name="h1_3_w_x28: layer 1 neuron 3: weight +3.44985 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_37">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_37">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3481,7 +3364,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_37" name="k1" value="3.44985"/>
+          <Constant key="Parameter_37" name="k1" value="3.44984670716309"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3495,13 +3378,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_36" name="layer 1 neuron 3: weight -2.81327 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_36" name="h1_3_w_x29: layer 1 neuron 3: weight -2.81327 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_36">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_36">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3512,7 +3394,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_36" name="k1" value="2.81327"/>
+          <Constant key="Parameter_36" name="k1" value="2.8132670698157"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3526,13 +3408,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_35" name="layer 1 neuron 3: weight -3.28366 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_35" name="h1_3_w_x30: layer 1 neuron 3: weight -3.28366 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_35">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_35">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3543,7 +3424,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_35" name="k1" value="3.28366"/>
+          <Constant key="Parameter_35" name="k1" value="3.283663278535"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3557,13 +3438,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_34" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_34" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_34">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_34">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -3580,13 +3460,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_33" name="layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_33" name="h1_4_limit: layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_33">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_33">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3596,7 +3475,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_33" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_33" name="k1" value="1"/>
+          <Constant key="Parameter_33" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3610,20 +3489,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_32" name="layer 1 neuron 4: bias -12.024" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_32" name="h1_4_bias: layer 1 neuron 4: bias -12.024" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_32">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_32">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_33" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_32" name="k1" value="12.024"/>
+          <Constant key="Parameter_32" name="k1" value="12.0239626693465"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3636,13 +3514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_31" name="layer 1 neuron 4: weight +0.022582 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_31" name="h1_4_w_x1: layer 1 neuron 4: weight +0.022582 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_31">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_31">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3654,7 +3531,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_31" name="k1" value="0.022582"/>
+          <Constant key="Parameter_31" name="k1" value="0.0225819834089372"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3668,13 +3545,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_30" name="layer 1 neuron 4: weight +0.0653774 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_30" name="h1_4_w_x2: layer 1 neuron 4: weight +0.0653774 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_30">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_30">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3686,7 +3562,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_30" name="k1" value="0.0653774"/>
+          <Constant key="Parameter_30" name="k1" value="0.0653773530912743"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3700,13 +3576,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_29" name="layer 1 neuron 4: weight +0.0116076 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_29" name="h1_4_w_x3: layer 1 neuron 4: weight +0.0116076 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_29">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_29">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3718,7 +3593,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_29" name="k1" value="0.0116076"/>
+          <Constant key="Parameter_29" name="k1" value="0.0116076347258754"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3732,13 +3607,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_28" name="layer 1 neuron 4: weight +0.000798811 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_28" name="h1_4_w_x4: layer 1 neuron 4: weight +0.000798811 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_28">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_28">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3750,7 +3624,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_28" name="k1" value="0.000798811"/>
+          <Constant key="Parameter_28" name="k1" value="0.000798811317361628"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3764,13 +3638,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_27" name="layer 1 neuron 4: weight +18.7704 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_27" name="h1_4_w_x5: layer 1 neuron 4: weight +18.7704 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_27">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_27">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3782,7 +3655,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_27" name="k1" value="18.7704"/>
+          <Constant key="Parameter_27" name="k1" value="18.7703848431554"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3796,13 +3669,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_26" name="layer 1 neuron 4: weight +5.82964 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_26" name="h1_4_w_x6: layer 1 neuron 4: weight +5.82964 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_26">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_26">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3814,7 +3686,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_26" name="k1" value="5.82964"/>
+          <Constant key="Parameter_26" name="k1" value="5.8296371323905"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3828,13 +3700,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_25" name="layer 1 neuron 4: weight +0.701574 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_25" name="h1_4_w_x7: layer 1 neuron 4: weight +0.701574 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_25">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_25">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3846,7 +3717,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_25" name="k1" value="0.701574"/>
+          <Constant key="Parameter_25" name="k1" value="0.701574432440879"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3860,13 +3731,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_24" name="layer 1 neuron 4: weight +9.82542 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_24" name="h1_4_w_x8: layer 1 neuron 4: weight +9.82542 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_24">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_24">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3878,7 +3748,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_24" name="k1" value="9.82542"/>
+          <Constant key="Parameter_24" name="k1" value="9.82541658728645"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3892,13 +3762,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_23" name="layer 1 neuron 4: weight -5.81021 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_23" name="h1_4_w_x9: layer 1 neuron 4: weight -5.81021 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3909,7 +3778,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_23" name="k1" value="5.81021"/>
+          <Constant key="Parameter_23" name="k1" value="5.81020637808539"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3923,13 +3792,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_22" name="layer 1 neuron 4: weight +5.4835 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_22" name="h1_4_w_x10: layer 1 neuron 4: weight +5.4835 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3941,7 +3809,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_22" name="k1" value="5.4835"/>
+          <Constant key="Parameter_22" name="k1" value="5.48349724364552"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3955,13 +3823,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_21" name="layer 1 neuron 4: weight +1.33217 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_21" name="h1_4_w_x11: layer 1 neuron 4: weight +1.33217 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3973,7 +3840,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_21" name="k1" value="1.33217"/>
+          <Constant key="Parameter_21" name="k1" value="1.33216903776283"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3987,13 +3854,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_20" name="layer 1 neuron 4: weight -0.00311908 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_20" name="h1_4_w_x12: layer 1 neuron 4: weight -0.00311908 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4004,7 +3870,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_20" name="k1" value="0.00311908"/>
+          <Constant key="Parameter_20" name="k1" value="0.00311908074331877"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4018,13 +3884,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_19" name="layer 1 neuron 4: weight -0.0169407 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_19" name="h1_4_w_x13: layer 1 neuron 4: weight -0.0169407 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4035,7 +3900,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_19" name="k1" value="0.0169407"/>
+          <Constant key="Parameter_19" name="k1" value="0.0169407031554398"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4049,13 +3914,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_18" name="layer 1 neuron 4: weight +0.00683051 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_18" name="h1_4_w_x14: layer 1 neuron 4: weight +0.00683051 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4067,7 +3931,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_18" name="k1" value="0.00683051"/>
+          <Constant key="Parameter_18" name="k1" value="0.00683051220725664"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4081,13 +3945,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_17" name="layer 1 neuron 4: weight -63.7527 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_17" name="h1_4_w_x15: layer 1 neuron 4: weight -63.7527 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4098,7 +3961,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_17" name="k1" value="63.7527"/>
+          <Constant key="Parameter_17" name="k1" value="63.7527055812557"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4112,13 +3975,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_16" name="layer 1 neuron 4: weight -4.18299 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_16" name="h1_4_w_x16: layer 1 neuron 4: weight -4.18299 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4129,7 +3991,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_16" name="k1" value="4.18299"/>
+          <Constant key="Parameter_16" name="k1" value="4.18298544017466"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4143,13 +4005,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_15" name="layer 1 neuron 4: weight +6.62048 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_15" name="h1_4_w_x17: layer 1 neuron 4: weight +6.62048 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4161,7 +4022,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_15" name="k1" value="6.62048"/>
+          <Constant key="Parameter_15" name="k1" value="6.62047524918669"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4175,13 +4036,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_14" name="layer 1 neuron 4: weight +66.2408 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_14" name="h1_4_w_x18: layer 1 neuron 4: weight +66.2408 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4193,7 +4053,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_14" name="k1" value="66.2408"/>
+          <Constant key="Parameter_14" name="k1" value="66.2407906558838"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4207,13 +4067,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_13" name="layer 1 neuron 4: weight -4.44791 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_13" name="h1_4_w_x19: layer 1 neuron 4: weight -4.44791 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4224,7 +4083,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_13" name="k1" value="4.44791"/>
+          <Constant key="Parameter_13" name="k1" value="4.44790791740648"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4238,13 +4097,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_12" name="layer 1 neuron 4: weight -159.866 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_12" name="h1_4_w_x20: layer 1 neuron 4: weight -159.866 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4255,7 +4113,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_12" name="k1" value="159.866"/>
+          <Constant key="Parameter_12" name="k1" value="159.866440340792"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4269,13 +4127,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_11" name="layer 1 neuron 4: weight -0.0425964 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_11" name="h1_4_w_x21: layer 1 neuron 4: weight -0.0425964 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4286,7 +4143,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_11" name="k1" value="0.0425964"/>
+          <Constant key="Parameter_11" name="k1" value="0.0425963854134049"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4300,13 +4157,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_10" name="layer 1 neuron 4: weight +0.0834883 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_10" name="h1_4_w_x22: layer 1 neuron 4: weight +0.0834883 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4318,7 +4174,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_10" name="k1" value="0.0834883"/>
+          <Constant key="Parameter_10" name="k1" value="0.0834883107869169"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4332,13 +4188,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_9" name="layer 1 neuron 4: weight +0.00192251 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_9" name="h1_4_w_x23: layer 1 neuron 4: weight +0.00192251 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4350,7 +4205,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_9" name="k1" value="0.00192251"/>
+          <Constant key="Parameter_9" name="k1" value="0.00192250993024419"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4364,13 +4219,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_8" name="layer 1 neuron 4: weight +0.000520723 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_8" name="h1_4_w_x24: layer 1 neuron 4: weight +0.000520723 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4382,7 +4236,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_8" name="k1" value="0.000520723"/>
+          <Constant key="Parameter_8" name="k1" value="0.000520722897788005"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4396,13 +4250,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_7" name="layer 1 neuron 4: weight +14.9671 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_7" name="h1_4_w_x25: layer 1 neuron 4: weight +14.9671 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4414,7 +4267,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_7" name="k1" value="14.9671"/>
+          <Constant key="Parameter_7" name="k1" value="14.9670561397031"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4428,13 +4281,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_6" name="layer 1 neuron 4: weight +1.33203 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_6" name="h1_4_w_x26: layer 1 neuron 4: weight +1.33203 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4446,7 +4298,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_6" name="k1" value="1.33203"/>
+          <Constant key="Parameter_6" name="k1" value="1.33202651838101"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4460,13 +4312,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_5" name="layer 1 neuron 4: weight +0.835823 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_5" name="h1_4_w_x27: layer 1 neuron 4: weight +0.835823 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4478,7 +4329,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_5" name="k1" value="0.835823"/>
+          <Constant key="Parameter_5" name="k1" value="0.835822686021437"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4492,13 +4343,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_4" name="layer 1 neuron 4: weight +12.0908 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_4" name="h1_4_w_x28: layer 1 neuron 4: weight +12.0908 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4510,7 +4360,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_4" name="k1" value="12.0908"/>
+          <Constant key="Parameter_4" name="k1" value="12.0908469337166"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4524,13 +4374,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_3" name="layer 1 neuron 4: weight +2.96051 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_3" name="h1_4_w_x29: layer 1 neuron 4: weight +2.96051 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4542,7 +4391,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_3" name="k1" value="2.96051"/>
+          <Constant key="Parameter_3" name="k1" value="2.96051013019759"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4556,13 +4405,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_2" name="layer 1 neuron 4: weight -6.55845 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_2" name="h1_4_w_x30: layer 1 neuron 4: weight -6.55845 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4573,7 +4421,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_2" name="k1" value="6.55845"/>
+          <Constant key="Parameter_2" name="k1" value="6.55844809233411"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4587,13 +4435,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4610,13 +4457,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_0" name="layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_0" name="h1_5_limit: layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4626,7 +4472,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_34" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_0" name="k1" value="1"/>
+          <Constant key="Parameter_0" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4640,13 +4486,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_62" name="layer 1 neuron 5: bias +11.0252" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_62" name="h1_5_bias: layer 1 neuron 5: bias +11.0252" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_62">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_62">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4656,7 +4501,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_34" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_62" name="k1" value="11.0252"/>
+          <Constant key="Parameter_62" name="k1" value="11.0251889732163"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4669,13 +4514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_63" name="layer 1 neuron 5: weight -0.124321 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_63" name="h1_5_w_x1: layer 1 neuron 5: weight -0.124321 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_63">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_63">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4686,7 +4530,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_63" name="k1" value="0.124321"/>
+          <Constant key="Parameter_63" name="k1" value="0.124321096170855"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4700,13 +4544,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_64" name="layer 1 neuron 5: weight -0.0574882 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_64" name="h1_5_w_x2: layer 1 neuron 5: weight -0.0574882 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_64">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_64">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4717,7 +4560,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_64" name="k1" value="0.0574882"/>
+          <Constant key="Parameter_64" name="k1" value="0.0574882140006178"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4731,13 +4574,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_65" name="layer 1 neuron 5: weight +0.000112813 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_65" name="h1_5_w_x3: layer 1 neuron 5: weight +0.000112813 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_65">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_65">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4749,7 +4591,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_65" name="k1" value="0.000112813"/>
+          <Constant key="Parameter_65" name="k1" value="0.000112813358336811"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4763,13 +4605,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_66" name="layer 1 neuron 5: weight -0.00116169 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_66" name="h1_5_w_x4: layer 1 neuron 5: weight -0.00116169 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_66">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_66">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4780,7 +4621,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_66" name="k1" value="0.00116169"/>
+          <Constant key="Parameter_66" name="k1" value="0.00116169447366643"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4794,13 +4635,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_67" name="layer 1 neuron 5: weight -8.07257 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_67" name="h1_5_w_x5: layer 1 neuron 5: weight -8.07257 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_67">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_67">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4811,7 +4651,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_67" name="k1" value="8.07257"/>
+          <Constant key="Parameter_67" name="k1" value="8.07256844365424"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4825,13 +4665,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_68" name="layer 1 neuron 5: weight -3.93312 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_68" name="h1_5_w_x6: layer 1 neuron 5: weight -3.93312 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_68">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_68">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4842,7 +4681,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_68" name="k1" value="3.93312"/>
+          <Constant key="Parameter_68" name="k1" value="3.93312087070242"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4856,13 +4695,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_69" name="layer 1 neuron 5: weight -0.522171 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_69" name="h1_5_w_x7: layer 1 neuron 5: weight -0.522171 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_69">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_69">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4873,7 +4711,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_69" name="k1" value="0.522171"/>
+          <Constant key="Parameter_69" name="k1" value="0.522170965737555"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4887,13 +4725,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_70" name="layer 1 neuron 5: weight -5.33679 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_70" name="h1_5_w_x8: layer 1 neuron 5: weight -5.33679 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_70">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_70">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4904,7 +4741,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_70" name="k1" value="5.33679"/>
+          <Constant key="Parameter_70" name="k1" value="5.33679428826802"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4918,13 +4755,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_71" name="layer 1 neuron 5: weight -3.6754 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_71" name="h1_5_w_x9: layer 1 neuron 5: weight -3.6754 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_71">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_71">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4935,7 +4771,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_71" name="k1" value="3.6754"/>
+          <Constant key="Parameter_71" name="k1" value="3.6753954508286"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4949,13 +4785,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_72" name="layer 1 neuron 5: weight +54.2585 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_72" name="h1_5_w_x10: layer 1 neuron 5: weight +54.2585 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_72">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_72">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4967,7 +4802,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_72" name="k1" value="54.2585"/>
+          <Constant key="Parameter_72" name="k1" value="54.2584991475747"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4981,13 +4816,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_73" name="layer 1 neuron 5: weight -1.83426 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_73" name="h1_5_w_x11: layer 1 neuron 5: weight -1.83426 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_73">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_73">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4998,7 +4832,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_73" name="k1" value="1.83426"/>
+          <Constant key="Parameter_73" name="k1" value="1.83425776011252"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5012,13 +4846,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_74" name="layer 1 neuron 5: weight +0.738215 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_74" name="h1_5_w_x12: layer 1 neuron 5: weight +0.738215 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_74">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_74">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5030,7 +4863,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_74" name="k1" value="0.738215"/>
+          <Constant key="Parameter_74" name="k1" value="0.738215269784337"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5044,13 +4877,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_75" name="layer 1 neuron 5: weight -0.352975 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_75" name="h1_5_w_x13: layer 1 neuron 5: weight -0.352975 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_75">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_75">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5061,7 +4893,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_75" name="k1" value="0.352975"/>
+          <Constant key="Parameter_75" name="k1" value="0.352975082892316"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5075,13 +4907,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_76" name="layer 1 neuron 5: weight -0.0049806 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_76" name="h1_5_w_x14: layer 1 neuron 5: weight -0.0049806 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_76">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_76">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5092,7 +4923,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_76" name="k1" value="0.0049806"/>
+          <Constant key="Parameter_76" name="k1" value="0.0049805953167393"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5106,13 +4937,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_77" name="layer 1 neuron 5: weight +1.68575 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_77" name="h1_5_w_x15: layer 1 neuron 5: weight +1.68575 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_77">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_77">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5124,7 +4954,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_77" name="k1" value="1.68575"/>
+          <Constant key="Parameter_77" name="k1" value="1.68574504442343"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5138,13 +4968,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_78" name="layer 1 neuron 5: weight +23.8447 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_78" name="h1_5_w_x16: layer 1 neuron 5: weight +23.8447 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_78">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_78">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5156,7 +4985,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_78" name="k1" value="23.8447"/>
+          <Constant key="Parameter_78" name="k1" value="23.844714346089"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5170,13 +4999,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_79" name="layer 1 neuron 5: weight -17.8036 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_79" name="h1_5_w_x17: layer 1 neuron 5: weight -17.8036 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_79">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_79">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5187,7 +5015,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_79" name="k1" value="17.8036"/>
+          <Constant key="Parameter_79" name="k1" value="17.8035665837104"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5201,13 +5029,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_80" name="layer 1 neuron 5: weight +8.28848 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_80" name="h1_5_w_x18: layer 1 neuron 5: weight +8.28848 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_80">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_80">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5219,7 +5046,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_80" name="k1" value="8.28848"/>
+          <Constant key="Parameter_80" name="k1" value="8.28847887806313"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5233,13 +5060,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_81" name="layer 1 neuron 5: weight +16.8861 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_81" name="h1_5_w_x19: layer 1 neuron 5: weight +16.8861 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_81">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_81">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5251,7 +5077,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_81" name="k1" value="16.8861"/>
+          <Constant key="Parameter_81" name="k1" value="16.8860912075831"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5265,13 +5091,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_82" name="layer 1 neuron 5: weight +108.957 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_82" name="h1_5_w_x20: layer 1 neuron 5: weight +108.957 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_82">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_82">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5283,7 +5108,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_82" name="k1" value="108.957"/>
+          <Constant key="Parameter_82" name="k1" value="108.956632325813"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5297,13 +5122,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_83" name="layer 1 neuron 5: weight -0.0618483 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_83" name="h1_5_w_x21: layer 1 neuron 5: weight -0.0618483 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_83">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_83">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5314,7 +5138,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_83" name="k1" value="0.0618483"/>
+          <Constant key="Parameter_83" name="k1" value="0.0618483318392089"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5328,13 +5152,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_84" name="layer 1 neuron 5: weight -0.0181247 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_84" name="h1_5_w_x22: layer 1 neuron 5: weight -0.0181247 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_84">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_84">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5345,7 +5168,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_84" name="k1" value="0.0181247"/>
+          <Constant key="Parameter_84" name="k1" value="0.0181247174964327"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5359,13 +5182,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_85" name="layer 1 neuron 5: weight +0.000232 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_85" name="h1_5_w_x23: layer 1 neuron 5: weight +0.000232 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_85">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_85">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5377,7 +5199,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_85" name="k1" value="0.000232"/>
+          <Constant key="Parameter_85" name="k1" value="0.000232000205028371"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5391,13 +5213,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_86" name="layer 1 neuron 5: weight -0.000584479 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_86" name="h1_5_w_x24: layer 1 neuron 5: weight -0.000584479 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_86">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_86">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5408,7 +5229,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_86" name="k1" value="0.000584479"/>
+          <Constant key="Parameter_86" name="k1" value="0.000584479386082934"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5422,13 +5243,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_87" name="layer 1 neuron 5: weight -23.2817 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_87" name="h1_5_w_x25: layer 1 neuron 5: weight -23.2817 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_87">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_87">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5439,7 +5259,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_87" name="k1" value="23.2817"/>
+          <Constant key="Parameter_87" name="k1" value="23.281723463943"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5453,13 +5273,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_88" name="layer 1 neuron 5: weight -1.95556 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_88" name="h1_5_w_x26: layer 1 neuron 5: weight -1.95556 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_88">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_88">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5470,7 +5289,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_88" name="k1" value="1.95556"/>
+          <Constant key="Parameter_88" name="k1" value="1.9555635911973"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5484,13 +5303,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_161" name="layer 1 neuron 5: weight -3.00162 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_161" name="h1_5_w_x27: layer 1 neuron 5: weight -3.00162 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_161">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_161">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5501,7 +5319,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_161" name="k1" value="3.00162"/>
+          <Constant key="Parameter_161" name="k1" value="3.00162416892578"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5515,13 +5333,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_162" name="layer 1 neuron 5: weight -0.64509 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_162" name="h1_5_w_x28: layer 1 neuron 5: weight -0.64509 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_162">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_162">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5532,7 +5349,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_162" name="k1" value="0.64509"/>
+          <Constant key="Parameter_162" name="k1" value="0.645089755955136"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5546,13 +5363,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_163" name="layer 1 neuron 5: weight -4.51984 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_163" name="h1_5_w_x29: layer 1 neuron 5: weight -4.51984 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_163">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_163">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5563,7 +5379,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_163" name="k1" value="4.51984"/>
+          <Constant key="Parameter_163" name="k1" value="4.51983917578512"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5577,13 +5393,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_164" name="layer 1 neuron 5: weight -5.35026 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_164" name="h1_5_w_x30: layer 1 neuron 5: weight -5.35026 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_164">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_164">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5594,7 +5409,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_164" name="k1" value="5.35026"/>
+          <Constant key="Parameter_164" name="k1" value="5.35026030514421"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5608,13 +5423,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_165" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_165" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_165">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_165">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -5631,13 +5445,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_166" name="layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_166" name="h1_6_limit: layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_166">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_166">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5647,7 +5460,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_35" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_166" name="k1" value="1"/>
+          <Constant key="Parameter_166" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5661,13 +5474,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_167" name="layer 1 neuron 6: bias +17.3523" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_167" name="h1_6_bias: layer 1 neuron 6: bias +17.3523" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_167">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_167">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5677,7 +5489,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_35" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_167" name="k1" value="17.3523"/>
+          <Constant key="Parameter_167" name="k1" value="17.352305319744"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5690,13 +5502,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_168" name="layer 1 neuron 6: weight -0.184251 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_168" name="h1_6_w_x1: layer 1 neuron 6: weight -0.184251 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_168">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_168">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5707,7 +5518,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_168" name="k1" value="0.184251"/>
+          <Constant key="Parameter_168" name="k1" value="0.184250556560848"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5721,13 +5532,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_169" name="layer 1 neuron 6: weight -0.095681 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_169" name="h1_6_w_x2: layer 1 neuron 6: weight -0.095681 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_169">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_169">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5738,7 +5548,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_169" name="k1" value="0.095681"/>
+          <Constant key="Parameter_169" name="k1" value="0.0956810426143136"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5752,13 +5562,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_170" name="layer 1 neuron 6: weight -0.0223471 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_170" name="h1_6_w_x3: layer 1 neuron 6: weight -0.0223471 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_170">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_170">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5769,7 +5578,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_170" name="k1" value="0.0223471"/>
+          <Constant key="Parameter_170" name="k1" value="0.0223470722123794"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5783,13 +5592,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_171" name="layer 1 neuron 6: weight -0.000339553 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_171" name="h1_6_w_x4: layer 1 neuron 6: weight -0.000339553 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_171">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_171">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5800,7 +5608,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_171" name="k1" value="0.000339553"/>
+          <Constant key="Parameter_171" name="k1" value="0.000339552578815544"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5814,13 +5622,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_172" name="layer 1 neuron 6: weight +4.41398 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_172" name="h1_6_w_x5: layer 1 neuron 6: weight +4.41398 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_172">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_172">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5832,7 +5639,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_172" name="k1" value="4.41398"/>
+          <Constant key="Parameter_172" name="k1" value="4.41398442029577"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5846,13 +5653,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_173" name="layer 1 neuron 6: weight +0.785387 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_173" name="h1_6_w_x6: layer 1 neuron 6: weight +0.785387 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_173">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_173">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5864,7 +5670,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_173" name="k1" value="0.785387"/>
+          <Constant key="Parameter_173" name="k1" value="0.78538655274628"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5878,13 +5684,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_174" name="layer 1 neuron 6: weight -3.88281 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_174" name="h1_6_w_x7: layer 1 neuron 6: weight -3.88281 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_174">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_174">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5895,7 +5700,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_174" name="k1" value="3.88281"/>
+          <Constant key="Parameter_174" name="k1" value="3.88280951414771"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5909,13 +5714,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_175" name="layer 1 neuron 6: weight -8.75597 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_175" name="h1_6_w_x8: layer 1 neuron 6: weight -8.75597 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_175">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_175">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5926,7 +5730,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_175" name="k1" value="8.75597"/>
+          <Constant key="Parameter_175" name="k1" value="8.75596637589833"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5940,13 +5744,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_176" name="layer 1 neuron 6: weight +4.35832 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_176" name="h1_6_w_x9: layer 1 neuron 6: weight +4.35832 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_176">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_176">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5958,7 +5761,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_176" name="k1" value="4.35832"/>
+          <Constant key="Parameter_176" name="k1" value="4.35831735359186"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5972,13 +5775,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_177" name="layer 1 neuron 6: weight +12.8503 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_177" name="h1_6_w_x10: layer 1 neuron 6: weight +12.8503 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_177">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_177">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5990,7 +5792,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_177" name="k1" value="12.8503"/>
+          <Constant key="Parameter_177" name="k1" value="12.8502653786219"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6004,13 +5806,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_178" name="layer 1 neuron 6: weight -1.2131 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_178" name="h1_6_w_x11: layer 1 neuron 6: weight -1.2131 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_178">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_178">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6021,7 +5822,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_178" name="k1" value="1.2131"/>
+          <Constant key="Parameter_178" name="k1" value="1.21309972541926"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6035,13 +5836,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_179" name="layer 1 neuron 6: weight +0.0805609 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_179" name="h1_6_w_x12: layer 1 neuron 6: weight +0.0805609 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_179">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_179">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6053,7 +5853,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_179" name="k1" value="0.0805609"/>
+          <Constant key="Parameter_179" name="k1" value="0.0805609147994153"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6067,13 +5867,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_180" name="layer 1 neuron 6: weight -0.254009 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_180" name="h1_6_w_x13: layer 1 neuron 6: weight -0.254009 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_180">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_180">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6084,7 +5883,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_180" name="k1" value="0.254009"/>
+          <Constant key="Parameter_180" name="k1" value="0.254009443255543"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6098,13 +5897,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_181" name="layer 1 neuron 6: weight -0.00474746 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_181" name="h1_6_w_x14: layer 1 neuron 6: weight -0.00474746 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_181">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_181">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6115,7 +5913,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_181" name="k1" value="0.00474746"/>
+          <Constant key="Parameter_181" name="k1" value="0.00474745502346528"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6129,13 +5927,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_182" name="layer 1 neuron 6: weight +50.5048 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_182" name="h1_6_w_x15: layer 1 neuron 6: weight +50.5048 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_182">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_182">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6147,7 +5944,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_182" name="k1" value="50.5048"/>
+          <Constant key="Parameter_182" name="k1" value="50.5047992336941"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6161,13 +5958,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_183" name="layer 1 neuron 6: weight -2.55901 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_183" name="h1_6_w_x16: layer 1 neuron 6: weight -2.55901 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_183">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_183">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6178,7 +5974,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_183" name="k1" value="2.55901"/>
+          <Constant key="Parameter_183" name="k1" value="2.55901120188394"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6192,13 +5988,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_184" name="layer 1 neuron 6: weight -25.6552 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_184" name="h1_6_w_x17: layer 1 neuron 6: weight -25.6552 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_184">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_184">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6209,7 +6004,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_184" name="k1" value="25.6552"/>
+          <Constant key="Parameter_184" name="k1" value="25.6551970362004"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6223,13 +6018,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_185" name="layer 1 neuron 6: weight +56.0851 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_185" name="h1_6_w_x18: layer 1 neuron 6: weight +56.0851 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_185">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_185">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6241,7 +6035,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_185" name="k1" value="56.0851"/>
+          <Constant key="Parameter_185" name="k1" value="56.0850774815946"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6255,13 +6049,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_186" name="layer 1 neuron 6: weight +27.1229 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_186" name="h1_6_w_x19: layer 1 neuron 6: weight +27.1229 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_186">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_186">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6273,7 +6066,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_186" name="k1" value="27.1229"/>
+          <Constant key="Parameter_186" name="k1" value="27.1228939815805"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6287,13 +6080,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_187" name="layer 1 neuron 6: weight -53.6083 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_187" name="h1_6_w_x20: layer 1 neuron 6: weight -53.6083 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_187">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_187">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6304,7 +6096,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_187" name="k1" value="53.6083"/>
+          <Constant key="Parameter_187" name="k1" value="53.6083177594975"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6318,13 +6110,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_188" name="layer 1 neuron 6: weight -0.0480175 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_188" name="h1_6_w_x21: layer 1 neuron 6: weight -0.0480175 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_188">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_188">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6335,7 +6126,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_188" name="k1" value="0.0480175"/>
+          <Constant key="Parameter_188" name="k1" value="0.0480174783305989"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6349,13 +6140,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_189" name="layer 1 neuron 6: weight -0.083516 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_189" name="h1_6_w_x22: layer 1 neuron 6: weight -0.083516 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_189">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_189">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6366,7 +6156,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_189" name="k1" value="0.083516"/>
+          <Constant key="Parameter_189" name="k1" value="0.0835160322227638"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6380,13 +6170,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_190" name="layer 1 neuron 6: weight -0.01853 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_190" name="h1_6_w_x23: layer 1 neuron 6: weight -0.01853 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_190">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_190">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6397,7 +6186,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_190" name="k1" value="0.01853"/>
+          <Constant key="Parameter_190" name="k1" value="0.0185300118529477"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6411,13 +6200,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_191" name="layer 1 neuron 6: weight -0.00057617 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_191" name="h1_6_w_x24: layer 1 neuron 6: weight -0.00057617 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_191">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_191">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6428,7 +6216,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_191" name="k1" value="0.00057617"/>
+          <Constant key="Parameter_191" name="k1" value="0.000576169500462815"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6442,13 +6230,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_192" name="layer 1 neuron 6: weight -12.4829 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_192" name="h1_6_w_x25: layer 1 neuron 6: weight -12.4829 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_192">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_192">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6459,7 +6246,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_192" name="k1" value="12.4829"/>
+          <Constant key="Parameter_192" name="k1" value="12.4829062711881"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6473,13 +6260,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_193" name="layer 1 neuron 6: weight -0.68976 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_193" name="h1_6_w_x26: layer 1 neuron 6: weight -0.68976 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_193">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_193">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6490,7 +6276,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_193" name="k1" value="0.68976"/>
+          <Constant key="Parameter_193" name="k1" value="0.689760033786711"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6504,13 +6290,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_194" name="layer 1 neuron 6: weight +1.26937 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_194" name="h1_6_w_x27: layer 1 neuron 6: weight +1.26937 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_194">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_194">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6522,7 +6307,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_194" name="k1" value="1.26937"/>
+          <Constant key="Parameter_194" name="k1" value="1.26936529574754"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6536,13 +6321,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_195" name="layer 1 neuron 6: weight -9.37088 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_195" name="h1_6_w_x28: layer 1 neuron 6: weight -9.37088 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_195">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_195">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6553,7 +6337,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_195" name="k1" value="9.37088"/>
+          <Constant key="Parameter_195" name="k1" value="9.3708765484814"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6567,13 +6351,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_196" name="layer 1 neuron 6: weight -8.32834 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_196" name="h1_6_w_x29: layer 1 neuron 6: weight -8.32834 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_196">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_196">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6584,7 +6367,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_196" name="k1" value="8.32834"/>
+          <Constant key="Parameter_196" name="k1" value="8.32833874836121"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6598,13 +6381,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_197" name="layer 1 neuron 6: weight -4.28433 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_197" name="h1_6_w_x30: layer 1 neuron 6: weight -4.28433 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_197">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_197">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6615,7 +6397,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_197" name="k1" value="4.28433"/>
+          <Constant key="Parameter_197" name="k1" value="4.28433112611611"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6629,13 +6411,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_198" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_198" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_198">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_198">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -6652,13 +6433,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_199" name="layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_199" name="h1_7_limit: layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_199">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_199">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6668,7 +6448,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_36" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_199" name="k1" value="1"/>
+          <Constant key="Parameter_199" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6682,20 +6462,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_200" name="layer 1 neuron 7: bias -5.50394" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_200" name="h1_7_bias: layer 1 neuron 7: bias -5.50394" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_200">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_200">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_36" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_200" name="k1" value="5.50394"/>
+          <Constant key="Parameter_200" name="k1" value="5.50394257554773"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6708,13 +6487,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_201" name="layer 1 neuron 7: weight -0.0264357 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_201" name="h1_7_w_x1: layer 1 neuron 7: weight -0.0264357 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_201">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_201">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6725,7 +6503,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_201" name="k1" value="0.0264357"/>
+          <Constant key="Parameter_201" name="k1" value="0.0264357464624535"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6739,13 +6517,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_202" name="layer 1 neuron 7: weight +0.138166 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_202" name="h1_7_w_x2: layer 1 neuron 7: weight +0.138166 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_202">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_202">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6757,7 +6534,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_202" name="k1" value="0.138166"/>
+          <Constant key="Parameter_202" name="k1" value="0.138165518003478"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6771,13 +6548,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_203" name="layer 1 neuron 7: weight +0.0120364 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_203" name="h1_7_w_x3: layer 1 neuron 7: weight +0.0120364 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_203">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_203">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6789,7 +6565,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_203" name="k1" value="0.0120364"/>
+          <Constant key="Parameter_203" name="k1" value="0.0120364313281615"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6803,13 +6579,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_204" name="layer 1 neuron 7: weight +0.00190089 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_204" name="h1_7_w_x4: layer 1 neuron 7: weight +0.00190089 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_204">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_204">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6821,7 +6596,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_204" name="k1" value="0.00190089"/>
+          <Constant key="Parameter_204" name="k1" value="0.00190089011972036"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6835,13 +6610,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_205" name="layer 1 neuron 7: weight +17.7775 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_205" name="h1_7_w_x5: layer 1 neuron 7: weight +17.7775 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_205">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_205">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6853,7 +6627,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_205" name="k1" value="17.7775"/>
+          <Constant key="Parameter_205" name="k1" value="17.7775244128678"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6867,13 +6641,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_206" name="layer 1 neuron 7: weight +0.891766 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_206" name="h1_7_w_x6: layer 1 neuron 7: weight +0.891766 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_206">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_206">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6885,7 +6658,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_206" name="k1" value="0.891766"/>
+          <Constant key="Parameter_206" name="k1" value="0.891766412923961"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6899,13 +6672,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_207" name="layer 1 neuron 7: weight +6.4058 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_207" name="h1_7_w_x7: layer 1 neuron 7: weight +6.4058 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_207">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_207">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6917,7 +6689,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_207" name="k1" value="6.4058"/>
+          <Constant key="Parameter_207" name="k1" value="6.4058017311665"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6931,13 +6703,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_208" name="layer 1 neuron 7: weight +5.22291 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_208" name="h1_7_w_x8: layer 1 neuron 7: weight +5.22291 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_208">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_208">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6949,7 +6720,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_208" name="k1" value="5.22291"/>
+          <Constant key="Parameter_208" name="k1" value="5.2229055364238"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6963,13 +6734,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_209" name="layer 1 neuron 7: weight -7.46584 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_209" name="h1_7_w_x9: layer 1 neuron 7: weight -7.46584 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_209">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_209">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -6980,7 +6750,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_209" name="k1" value="7.46584"/>
+          <Constant key="Parameter_209" name="k1" value="7.46584286736374"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -6994,13 +6764,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_210" name="layer 1 neuron 7: weight -37.5999 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_210" name="h1_7_w_x10: layer 1 neuron 7: weight -37.5999 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_210">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_210">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7011,7 +6780,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_210" name="k1" value="37.5999"/>
+          <Constant key="Parameter_210" name="k1" value="37.5999069870118"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7025,13 +6794,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_211" name="layer 1 neuron 7: weight +1.56404 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_211" name="h1_7_w_x11: layer 1 neuron 7: weight +1.56404 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_211">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_211">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7043,7 +6811,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_211" name="k1" value="1.56404"/>
+          <Constant key="Parameter_211" name="k1" value="1.56403979804538"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7057,13 +6825,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_212" name="layer 1 neuron 7: weight -0.0615031 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_212" name="h1_7_w_x12: layer 1 neuron 7: weight -0.0615031 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_212">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_212">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7074,7 +6841,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_212" name="k1" value="0.0615031"/>
+          <Constant key="Parameter_212" name="k1" value="0.0615031445351999"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7088,13 +6855,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_213" name="layer 1 neuron 7: weight +0.199704 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_213" name="h1_7_w_x13: layer 1 neuron 7: weight +0.199704 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_213">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_213">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7106,7 +6872,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_213" name="k1" value="0.199704"/>
+          <Constant key="Parameter_213" name="k1" value="0.199703959529489"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7120,13 +6886,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_214" name="layer 1 neuron 7: weight +0.00530227 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_214" name="h1_7_w_x14: layer 1 neuron 7: weight +0.00530227 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_214">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_214">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7138,7 +6903,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_214" name="k1" value="0.00530227"/>
+          <Constant key="Parameter_214" name="k1" value="0.00530227487151926"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7152,13 +6917,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_215" name="layer 1 neuron 7: weight -100.625 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_215" name="h1_7_w_x15: layer 1 neuron 7: weight -100.625 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_215">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_215">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7169,7 +6933,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_215" name="k1" value="100.625"/>
+          <Constant key="Parameter_215" name="k1" value="100.625448186342"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7183,13 +6947,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_216" name="layer 1 neuron 7: weight -10.2218 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_216" name="h1_7_w_x16: layer 1 neuron 7: weight -10.2218 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_216">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_216">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7200,7 +6963,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_216" name="k1" value="10.2218"/>
+          <Constant key="Parameter_216" name="k1" value="10.2218051692826"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7214,13 +6977,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_217" name="layer 1 neuron 7: weight +6.79297 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_217" name="h1_7_w_x17: layer 1 neuron 7: weight +6.79297 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_217">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_217">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7232,7 +6994,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_217" name="k1" value="6.79297"/>
+          <Constant key="Parameter_217" name="k1" value="6.792973338811"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7246,13 +7008,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_218" name="layer 1 neuron 7: weight +0.714417 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_218" name="h1_7_w_x18: layer 1 neuron 7: weight +0.714417 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_218">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_218">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7264,7 +7025,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_218" name="k1" value="0.714417"/>
+          <Constant key="Parameter_218" name="k1" value="0.71441689966053"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7278,13 +7039,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_219" name="layer 1 neuron 7: weight -18.0686 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_219" name="h1_7_w_x19: layer 1 neuron 7: weight -18.0686 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_219">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_219">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7295,7 +7055,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_219" name="k1" value="18.0686"/>
+          <Constant key="Parameter_219" name="k1" value="18.0685703466025"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7309,13 +7069,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_220" name="layer 1 neuron 7: weight -79.1174 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_220" name="h1_7_w_x20: layer 1 neuron 7: weight -79.1174 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_220">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_220">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7326,7 +7085,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_220" name="k1" value="79.1174"/>
+          <Constant key="Parameter_220" name="k1" value="79.117350356307"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7340,13 +7099,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_221" name="layer 1 neuron 7: weight +0.0281972 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_221" name="h1_7_w_x21: layer 1 neuron 7: weight +0.0281972 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_221">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_221">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7358,7 +7116,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_221" name="k1" value="0.0281972"/>
+          <Constant key="Parameter_221" name="k1" value="0.0281971927127606"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7372,13 +7130,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_222" name="layer 1 neuron 7: weight -0.0019497 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_222" name="h1_7_w_x22: layer 1 neuron 7: weight -0.0019497 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_222">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_222">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7389,7 +7146,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_222" name="k1" value="0.0019497"/>
+          <Constant key="Parameter_222" name="k1" value="0.00194969955077465"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7403,13 +7160,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_223" name="layer 1 neuron 7: weight +0.0191958 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_223" name="h1_7_w_x23: layer 1 neuron 7: weight +0.0191958 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_223">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_223">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7421,7 +7177,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_223" name="k1" value="0.0191958"/>
+          <Constant key="Parameter_223" name="k1" value="0.0191958121878325"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7435,13 +7191,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_224" name="layer 1 neuron 7: weight -0.000175183 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_224" name="h1_7_w_x24: layer 1 neuron 7: weight -0.000175183 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_224">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_224">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7452,7 +7207,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_224" name="k1" value="0.000175183"/>
+          <Constant key="Parameter_224" name="k1" value="0.000175182742059348"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7466,13 +7221,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_225" name="layer 1 neuron 7: weight +9.03825 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_225" name="h1_7_w_x25: layer 1 neuron 7: weight +9.03825 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_225">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_225">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7484,7 +7238,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_225" name="k1" value="9.03825"/>
+          <Constant key="Parameter_225" name="k1" value="9.03825400573657"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7498,13 +7252,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_226" name="layer 1 neuron 7: weight +1.37885 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_226" name="h1_7_w_x26: layer 1 neuron 7: weight +1.37885 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_226">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_226">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7516,7 +7269,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_226" name="k1" value="1.37885"/>
+          <Constant key="Parameter_226" name="k1" value="1.37885310373311"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7530,13 +7283,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_227" name="layer 1 neuron 7: weight +0.738598 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_227" name="h1_7_w_x27: layer 1 neuron 7: weight +0.738598 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_227">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_227">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7548,7 +7300,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_227" name="k1" value="0.738598"/>
+          <Constant key="Parameter_227" name="k1" value="0.738598053134894"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7562,13 +7314,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_228" name="layer 1 neuron 7: weight -1.18722 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_228" name="h1_7_w_x28: layer 1 neuron 7: weight -1.18722 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_228">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_228">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7579,7 +7330,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_228" name="k1" value="1.18722"/>
+          <Constant key="Parameter_228" name="k1" value="1.18722159649053"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7593,13 +7344,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_229" name="layer 1 neuron 7: weight +3.67724 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_229" name="h1_7_w_x29: layer 1 neuron 7: weight +3.67724 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_229">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_229">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7611,7 +7361,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_229" name="k1" value="3.67724"/>
+          <Constant key="Parameter_229" name="k1" value="3.67724183520796"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7625,13 +7375,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_230" name="layer 1 neuron 7: weight -30.0596 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_230" name="h1_7_w_x30: layer 1 neuron 7: weight -30.0596 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_230">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_230">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7642,7 +7391,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_230" name="k1" value="30.0596"/>
+          <Constant key="Parameter_230" name="k1" value="30.0595688961059"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7656,13 +7405,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_231" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_231" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_231">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_231">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -7679,13 +7427,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_232" name="layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_232" name="h1_8_limit: layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_232">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_232">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7695,7 +7442,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_37" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_232" name="k1" value="1"/>
+          <Constant key="Parameter_232" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7709,13 +7456,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_233" name="layer 1 neuron 8: bias +9.68323" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_233" name="h1_8_bias: layer 1 neuron 8: bias +9.68323" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_233">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_233">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7725,7 +7471,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_37" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_233" name="k1" value="9.68323"/>
+          <Constant key="Parameter_233" name="k1" value="9.68322748208256"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7738,13 +7484,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_234" name="layer 1 neuron 8: weight -0.311157 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_234" name="h1_8_w_x1: layer 1 neuron 8: weight -0.311157 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_234">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_234">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7755,7 +7500,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_234" name="k1" value="0.311157"/>
+          <Constant key="Parameter_234" name="k1" value="0.311157116901621"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7769,13 +7514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_235" name="layer 1 neuron 8: weight +0.176818 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_235" name="h1_8_w_x2: layer 1 neuron 8: weight +0.176818 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_235">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_235">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7787,7 +7531,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_235" name="k1" value="0.176818"/>
+          <Constant key="Parameter_235" name="k1" value="0.176817953688909"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7801,13 +7545,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_236" name="layer 1 neuron 8: weight -0.0142582 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_236" name="h1_8_w_x3: layer 1 neuron 8: weight -0.0142582 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_236">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_236">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7818,7 +7561,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_236" name="k1" value="0.0142582"/>
+          <Constant key="Parameter_236" name="k1" value="0.0142582457443427"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7832,13 +7575,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_237" name="layer 1 neuron 8: weight -0.00141729 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_237" name="h1_8_w_x4: layer 1 neuron 8: weight -0.00141729 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_237">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_237">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7849,7 +7591,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_237" name="k1" value="0.00141729"/>
+          <Constant key="Parameter_237" name="k1" value="0.00141729161723463"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7863,13 +7605,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_238" name="layer 1 neuron 8: weight +35.8963 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_238" name="h1_8_w_x5: layer 1 neuron 8: weight +35.8963 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_238">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_238">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7881,7 +7622,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_238" name="k1" value="35.8963"/>
+          <Constant key="Parameter_238" name="k1" value="35.8963160206616"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7895,13 +7636,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_239" name="layer 1 neuron 8: weight +5.90839 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_239" name="h1_8_w_x6: layer 1 neuron 8: weight +5.90839 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_239">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_239">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7913,7 +7653,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_239" name="k1" value="5.90839"/>
+          <Constant key="Parameter_239" name="k1" value="5.90838690998334"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7927,13 +7667,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_240" name="layer 1 neuron 8: weight -2.76934 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_240" name="h1_8_w_x7: layer 1 neuron 8: weight -2.76934 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_240">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_240">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7944,7 +7683,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_240" name="k1" value="2.76934"/>
+          <Constant key="Parameter_240" name="k1" value="2.76934454500722"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7958,13 +7697,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_241" name="layer 1 neuron 8: weight -12.6865 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_241" name="h1_8_w_x8: layer 1 neuron 8: weight -12.6865 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_241">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_241">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -7975,7 +7713,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_241" name="k1" value="12.6865"/>
+          <Constant key="Parameter_241" name="k1" value="12.6864593191455"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -7989,13 +7727,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_242" name="layer 1 neuron 8: weight -5.37001 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_242" name="h1_8_w_x9: layer 1 neuron 8: weight -5.37001 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_242">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_242">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8006,7 +7743,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_242" name="k1" value="5.37001"/>
+          <Constant key="Parameter_242" name="k1" value="5.37000948504842"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8020,13 +7757,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_243" name="layer 1 neuron 8: weight +31.304 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_243" name="h1_8_w_x10: layer 1 neuron 8: weight +31.304 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_243">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_243">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8038,7 +7774,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_243" name="k1" value="31.304"/>
+          <Constant key="Parameter_243" name="k1" value="31.3040425997824"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8052,13 +7788,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_244" name="layer 1 neuron 8: weight -1.14253 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_244" name="h1_8_w_x11: layer 1 neuron 8: weight -1.14253 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_244">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_244">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8069,7 +7804,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_244" name="k1" value="1.14253"/>
+          <Constant key="Parameter_244" name="k1" value="1.14253353554739"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8083,13 +7818,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_245" name="layer 1 neuron 8: weight +0.028101 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_245" name="h1_8_w_x12: layer 1 neuron 8: weight +0.028101 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_245">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_245">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8101,7 +7835,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_245" name="k1" value="0.028101"/>
+          <Constant key="Parameter_245" name="k1" value="0.028100957960481"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8115,13 +7849,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_246" name="layer 1 neuron 8: weight +0.00685162 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_246" name="h1_8_w_x13: layer 1 neuron 8: weight +0.00685162 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_246">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_246">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8133,7 +7866,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_246" name="k1" value="0.00685162"/>
+          <Constant key="Parameter_246" name="k1" value="0.00685161887282449"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8147,13 +7880,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_247" name="layer 1 neuron 8: weight -0.00489546 from x14" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_247" name="h1_8_w_x14: layer 1 neuron 8: weight -0.00489546 from x14" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_247">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_247">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8164,7 +7896,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_247" name="k1" value="0.00489546"/>
+          <Constant key="Parameter_247" name="k1" value="0.00489545703809836"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8178,13 +7910,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_248" name="layer 1 neuron 8: weight -1.13403 from x15" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_248" name="h1_8_w_x15: layer 1 neuron 8: weight -1.13403 from x15" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_248">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_248">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8195,7 +7926,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_248" name="k1" value="1.13403"/>
+          <Constant key="Parameter_248" name="k1" value="1.13403326219393"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8209,13 +7940,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_249" name="layer 1 neuron 8: weight +10.7205 from x16" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_249" name="h1_8_w_x16: layer 1 neuron 8: weight +10.7205 from x16" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_249">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_249">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8227,7 +7957,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_249" name="k1" value="10.7205"/>
+          <Constant key="Parameter_249" name="k1" value="10.720493244153"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8241,13 +7971,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_250" name="layer 1 neuron 8: weight -20.2458 from x17" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_250" name="h1_8_w_x17: layer 1 neuron 8: weight -20.2458 from x17" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_250">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_250">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8258,7 +7987,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_250" name="k1" value="20.2458"/>
+          <Constant key="Parameter_250" name="k1" value="20.24582870564"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8272,13 +8001,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_251" name="layer 1 neuron 8: weight +46.9063 from x18" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_251" name="h1_8_w_x18: layer 1 neuron 8: weight +46.9063 from x18" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_251">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_251">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8290,7 +8018,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_251" name="k1" value="46.9063"/>
+          <Constant key="Parameter_251" name="k1" value="46.9063221389275"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8304,13 +8032,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_252" name="layer 1 neuron 8: weight -25.4964 from x19" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_252" name="h1_8_w_x19: layer 1 neuron 8: weight -25.4964 from x19" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_252">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_252">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8321,7 +8048,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_252" name="k1" value="25.4964"/>
+          <Constant key="Parameter_252" name="k1" value="25.4964219335277"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8335,13 +8062,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_253" name="layer 1 neuron 8: weight +200.864 from x20" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_253" name="h1_8_w_x20: layer 1 neuron 8: weight +200.864 from x20" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_253">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_253">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8353,7 +8079,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_253" name="k1" value="200.864"/>
+          <Constant key="Parameter_253" name="k1" value="200.864018112991"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8367,13 +8093,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_254" name="layer 1 neuron 8: weight -0.0956149 from x21" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_254" name="h1_8_w_x21: layer 1 neuron 8: weight -0.0956149 from x21" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_254">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_254">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8384,7 +8109,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_254" name="k1" value="0.0956149"/>
+          <Constant key="Parameter_254" name="k1" value="0.0956148949804798"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8398,13 +8123,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_255" name="layer 1 neuron 8: weight +0.0179851 from x22" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_255" name="h1_8_w_x22: layer 1 neuron 8: weight +0.0179851 from x22" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_255">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_255">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8416,7 +8140,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_255" name="k1" value="0.0179851"/>
+          <Constant key="Parameter_255" name="k1" value="0.0179851050685113"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8430,13 +8154,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_256" name="layer 1 neuron 8: weight -0.0160054 from x23" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_256" name="h1_8_w_x23: layer 1 neuron 8: weight -0.0160054 from x23" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_256">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_256">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8447,7 +8170,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_256" name="k1" value="0.0160054"/>
+          <Constant key="Parameter_256" name="k1" value="0.0160053965835754"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8461,13 +8184,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_257" name="layer 1 neuron 8: weight -0.000464955 from x24" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_257" name="h1_8_w_x24: layer 1 neuron 8: weight -0.000464955 from x24" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_257">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_257">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8478,7 +8200,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_257" name="k1" value="0.000464955"/>
+          <Constant key="Parameter_257" name="k1" value="0.000464954744920336"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8492,13 +8214,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_258" name="layer 1 neuron 8: weight -34.2507 from x25" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_258" name="h1_8_w_x25: layer 1 neuron 8: weight -34.2507 from x25" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_258">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_258">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8509,7 +8230,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_24" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_258" name="k1" value="34.2507"/>
+          <Constant key="Parameter_258" name="k1" value="34.2506907892183"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8523,13 +8244,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_259" name="layer 1 neuron 8: weight -1.57697 from x26" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_259" name="h1_8_w_x26: layer 1 neuron 8: weight -1.57697 from x26" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_259">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_259">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8540,7 +8260,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_25" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_259" name="k1" value="1.57697"/>
+          <Constant key="Parameter_259" name="k1" value="1.57697114727199"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8554,13 +8274,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_260" name="layer 1 neuron 8: weight -0.741207 from x27" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_260" name="h1_8_w_x27: layer 1 neuron 8: weight -0.741207 from x27" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_260">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_260">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8571,7 +8290,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_26" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_260" name="k1" value="0.741207"/>
+          <Constant key="Parameter_260" name="k1" value="0.741207052403057"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8585,13 +8304,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_261" name="layer 1 neuron 8: weight -3.2707 from x28" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_261" name="h1_8_w_x28: layer 1 neuron 8: weight -3.2707 from x28" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_261">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_261">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8602,7 +8320,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_27" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_261" name="k1" value="3.2707"/>
+          <Constant key="Parameter_261" name="k1" value="3.27070162114932"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8616,13 +8334,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_262" name="layer 1 neuron 8: weight -0.5555 from x29" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_262" name="h1_8_w_x29: layer 1 neuron 8: weight -0.5555 from x29" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_262">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_262">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8633,7 +8350,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_28" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_262" name="k1" value="0.5555"/>
+          <Constant key="Parameter_262" name="k1" value="0.555500456946825"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8647,13 +8364,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_263" name="layer 1 neuron 8: weight -13.8126 from x30" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_263" name="h1_8_w_x30: layer 1 neuron 8: weight -13.8126 from x30" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_263">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_263">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8664,7 +8380,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_29" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_263" name="k1" value="13.8126"/>
+          <Constant key="Parameter_263" name="k1" value="13.8125651845571"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8678,13 +8394,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_264" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_264" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_264">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_264">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -8701,13 +8416,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_265" name="layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_265" name="y1_limit: layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_265">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_265">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8717,7 +8431,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_265" name="k1" value="1"/>
+          <Constant key="Parameter_265" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8731,13 +8445,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_266" name="layer 2 neuron 1 (output): bias +0.371817" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_266" name="y1_bias: layer 2 neuron 1 (output): bias +0.371817" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_266">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_266">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8747,7 +8460,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_266" name="k1" value="0.371817"/>
+          <Constant key="Parameter_266" name="k1" value="0.371816694736481"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8760,13 +8473,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_267" name="layer 2 neuron 1 (output): weight -0.546751 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_267" name="y1_w_h1_1: layer 2 neuron 1 (output): weight -0.546751 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_267">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_267">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8777,7 +8489,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_30" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_267" name="k1" value="0.546751"/>
+          <Constant key="Parameter_267" name="k1" value="0.546751022338867"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8791,13 +8503,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_268" name="layer 2 neuron 1 (output): weight -0.474695 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_268" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -0.474695 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_268">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_268">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8808,7 +8519,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_31" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_268" name="k1" value="0.474695"/>
+          <Constant key="Parameter_268" name="k1" value="0.474695146083832"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8822,13 +8533,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_269" name="layer 2 neuron 1 (output): weight -0.454706 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_269" name="y1_w_h1_3: layer 2 neuron 1 (output): weight -0.454706 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_269">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_269">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8839,7 +8549,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_32" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_269" name="k1" value="0.454706"/>
+          <Constant key="Parameter_269" name="k1" value="0.454705685377121"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8853,13 +8563,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_270" name="layer 2 neuron 1 (output): weight +0.716726 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_270" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +0.716726 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_270">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_270">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8871,7 +8580,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_270" name="k1" value="0.716726"/>
+          <Constant key="Parameter_270" name="k1" value="0.716726303100586"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8885,13 +8594,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_271" name="layer 2 neuron 1 (output): weight -0.599147 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_271" name="y1_w_h1_5: layer 2 neuron 1 (output): weight -0.599147 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_271">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_271">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8902,7 +8610,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_34" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_271" name="k1" value="0.599147"/>
+          <Constant key="Parameter_271" name="k1" value="0.599147319793701"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8916,13 +8624,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_272" name="layer 2 neuron 1 (output): weight +0.0113884 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_272" name="y1_w_h1_6: layer 2 neuron 1 (output): weight +0.0113884 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_272">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_272">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8934,7 +8641,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_272" name="k1" value="0.0113884"/>
+          <Constant key="Parameter_272" name="k1" value="0.0113884303718805"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8948,13 +8655,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_273" name="layer 2 neuron 1 (output): weight +0.863928 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_273" name="y1_w_h1_7: layer 2 neuron 1 (output): weight +0.863928 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_273">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_273">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8966,7 +8672,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_273" name="k1" value="0.863928"/>
+          <Constant key="Parameter_273" name="k1" value="0.863928496837616"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -8980,13 +8686,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_274" name="layer 2 neuron 1 (output): weight +0.0541166 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_274" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +0.0541166 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_274">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_274">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -8998,7 +8703,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_38" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_274" name="k1" value="0.0541166"/>
+          <Constant key="Parameter_274" name="k1" value="0.0541165806353092"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9012,13 +8717,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_275" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_275" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_275">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_275">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -9035,13 +8739,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_276" name="layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_276" name="y2_limit: layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_276">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_276">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9051,7 +8754,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_276" name="k1" value="1"/>
+          <Constant key="Parameter_276" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9065,13 +8768,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_277" name="layer 2 neuron 2 (output): bias +0.262052" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_277" name="y2_bias: layer 2 neuron 2 (output): bias +0.262052" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_277">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_277">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9081,7 +8783,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_277" name="k1" value="0.262052"/>
+          <Constant key="Parameter_277" name="k1" value="0.262052267789841"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9094,13 +8796,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_278" name="layer 2 neuron 2 (output): weight -0.35689 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_278" name="y2_w_h1_1: layer 2 neuron 2 (output): weight -0.35689 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_278">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_278">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9111,7 +8812,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_30" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_278" name="k1" value="0.35689"/>
+          <Constant key="Parameter_278" name="k1" value="0.356889873743057"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9125,13 +8826,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_279" name="layer 2 neuron 2 (output): weight +0.409475 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_279" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +0.409475 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_279">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_279">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9143,7 +8843,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_279" name="k1" value="0.409475"/>
+          <Constant key="Parameter_279" name="k1" value="0.409475326538086"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9157,13 +8857,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_280" name="layer 2 neuron 2 (output): weight -0.516036 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_280" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -0.516036 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_280">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_280">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9174,7 +8873,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_32" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_280" name="k1" value="0.516036"/>
+          <Constant key="Parameter_280" name="k1" value="0.51603627204895"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9188,13 +8887,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_281" name="layer 2 neuron 2 (output): weight -0.315708 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_281" name="y2_w_h1_4: layer 2 neuron 2 (output): weight -0.315708 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_281">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_281">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9205,7 +8903,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_33" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_281" name="k1" value="0.315708"/>
+          <Constant key="Parameter_281" name="k1" value="0.315708309412003"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9219,13 +8917,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_282" name="layer 2 neuron 2 (output): weight +0.87549 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_282" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +0.87549 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_282">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_282">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9237,7 +8934,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_282" name="k1" value="0.87549"/>
+          <Constant key="Parameter_282" name="k1" value="0.87548953294754"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9251,13 +8948,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_283" name="layer 2 neuron 2 (output): weight +0.458391 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_283" name="y2_w_h1_6: layer 2 neuron 2 (output): weight +0.458391 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_283">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_283">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9269,7 +8965,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_283" name="k1" value="0.458391"/>
+          <Constant key="Parameter_283" name="k1" value="0.458391219377518"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9283,13 +8979,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_284" name="layer 2 neuron 2 (output): weight -0.0650616 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_284" name="y2_w_h1_7: layer 2 neuron 2 (output): weight -0.0650616 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_284">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_284">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9300,7 +8995,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_36" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_284" name="k1" value="0.0650616"/>
+          <Constant key="Parameter_284" name="k1" value="0.0650615692138672"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9314,13 +9009,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_285" name="layer 2 neuron 2 (output): weight +0.342128 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_285" name="y2_w_h1_8: layer 2 neuron 2 (output): weight +0.342128 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_285">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_285">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -9332,7 +9026,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_39" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_285" name="k1" value="0.342128"/>
+          <Constant key="Parameter_285" name="k1" value="0.342127710580826"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -9347,12 +9041,928 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         </KineticLaw>
       </Reaction>
     </ListOfReactions>
-    <ListOfModelParameterSets activeSet="ModelParameterSet_0">
-      <ModelParameterSet key="ModelParameterSet_0" name="Initial State">
+    <ListOfModelParameterSets activeSet="ModelParameterSet_1">
+      <ModelParameterSet key="ModelParameterSet_1" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_1">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="8.3225999537799999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.474822524371e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="5.5602435147069994e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="3.5885942926609995e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.9977287599799996e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.0123220348990001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="8.1720464090299999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="4.0703656358610001e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="1.370037257225e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="4.3582240134230004e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="2.8611195644290001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="9.2018326551199995e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="1.790984968346e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x14 (input feature 14)]" value="2.3516463689949998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x15 (input feature 15)]" value="5.8294332527199996e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x16 (input feature 16)]" value="2.3221378742239999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x17 (input feature 17)]" value="2.093296486204e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x18 (input feature 18)]" value="9.7317811326400007e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x19 (input feature 19)]" value="1.465789311686e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x20 (input feature 20)]" value="4.2124881821050004e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x21 (input feature 21)]" value="9.6414490057900006e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x22 (input feature 22)]" value="1.9836935056259999e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x23 (input feature 23)]" value="6.3834702974000001e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x24 (input feature 24)]" value="4.7454477305199997e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x25 (input feature 25)]" value="1.080372237126e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x26 (input feature 26)]" value="2.3883814339139998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x27 (input feature 27)]" value="2.0360861391989999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x28 (input feature 28)]" value="9.1596776625900007e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x29 (input feature 29)]" value="2.198683967529e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x30 (input feature 30)]" value="7.1241937375699998e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +1.6781]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +1.6781],ParameterGroup=Parameters,Parameter=k1" value="1.6781006653572701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -0.155315 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -0.155315 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.15531452117601599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0841228 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0841228 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.084122824040135602" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight +0.00501032 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight +0.00501032 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0050103184361179696" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +1.88605e-05 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +1.88605e-05 from x4],ParameterGroup=Parameters,Parameter=k1" value="1.8860497967693999e-05" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -11.8892 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -11.8892 from x5],ParameterGroup=Parameters,Parameter=k1" value="11.8892458819748" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -4.57202 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -4.57202 from x6],ParameterGroup=Parameters,Parameter=k1" value="4.5720194861096397" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight -3.05875 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight -3.05875 from x7],ParameterGroup=Parameters,Parameter=k1" value="3.0587531872863298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight +2.99255 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight +2.99255 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.99254775523438" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight -9.41944 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight -9.41944 from x9],ParameterGroup=Parameters,Parameter=k1" value="9.4194391305773895" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight +83.1406 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight +83.1406 from x10],ParameterGroup=Parameters,Parameter=k1" value="83.140573358081994" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +0.376278 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +0.376278 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.376277825981497" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +0.679028 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +0.679028 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.67902792671555301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.0842073 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.0842073 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.084207339709589199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x14: layer 1 neuron 1: weight -0.00066447 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x14: layer 1 neuron 1: weight -0.00066447 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.00066446988496487698" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x15: layer 1 neuron 1: weight +15.3595 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x15: layer 1 neuron 1: weight +15.3595 from x15],ParameterGroup=Parameters,Parameter=k1" value="15.359494022355999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x16: layer 1 neuron 1: weight +12.6768 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x16: layer 1 neuron 1: weight +12.6768 from x16],ParameterGroup=Parameters,Parameter=k1" value="12.676786067339" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x17: layer 1 neuron 1: weight -7.73785 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x17: layer 1 neuron 1: weight -7.73785 from x17],ParameterGroup=Parameters,Parameter=k1" value="7.7378471768983497" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x18: layer 1 neuron 1: weight +8.52702 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x18: layer 1 neuron 1: weight +8.52702 from x18],ParameterGroup=Parameters,Parameter=k1" value="8.5270196134514098" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x19: layer 1 neuron 1: weight -1.85849 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x19: layer 1 neuron 1: weight -1.85849 from x19],ParameterGroup=Parameters,Parameter=k1" value="1.85849079445083" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x20: layer 1 neuron 1: weight -174.322 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x20: layer 1 neuron 1: weight -174.322 from x20],ParameterGroup=Parameters,Parameter=k1" value="174.32233693439699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x21: layer 1 neuron 1: weight -0.0458238 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x21: layer 1 neuron 1: weight -0.0458238 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.045823754036941798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x22: layer 1 neuron 1: weight +0.000708653 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x22: layer 1 neuron 1: weight +0.000708653 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.00070865340869472396" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x23: layer 1 neuron 1: weight +0.0117039 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x23: layer 1 neuron 1: weight +0.0117039 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.011703913463752699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x24: layer 1 neuron 1: weight +0.000500112 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x24: layer 1 neuron 1: weight +0.000500112 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00050011224925645297" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x25: layer 1 neuron 1: weight -13.9882 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x25: layer 1 neuron 1: weight -13.9882 from x25],ParameterGroup=Parameters,Parameter=k1" value="13.9882202976182" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x26: layer 1 neuron 1: weight -0.857464 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x26: layer 1 neuron 1: weight -0.857464 from x26],ParameterGroup=Parameters,Parameter=k1" value="0.85746413815581402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x27: layer 1 neuron 1: weight +1.00905 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x27: layer 1 neuron 1: weight +1.00905 from x27],ParameterGroup=Parameters,Parameter=k1" value="1.0090517159193999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x28: layer 1 neuron 1: weight +5.95899 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x28: layer 1 neuron 1: weight +5.95899 from x28],ParameterGroup=Parameters,Parameter=k1" value="5.9589888294340998" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x29: layer 1 neuron 1: weight -1.5428 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x29: layer 1 neuron 1: weight -1.5428 from x29],ParameterGroup=Parameters,Parameter=k1" value="1.5427974353812" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x30: layer 1 neuron 1: weight -0.982981 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_1_w_x30: layer 1 neuron 1: weight -0.982981 from x30],ParameterGroup=Parameters,Parameter=k1" value="0.98298131186194804" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +21.5265]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +21.5265],ParameterGroup=Parameters,Parameter=k1" value="21.526486965899" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -0.148162 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -0.148162 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.148161594024245" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.219974 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.219974 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.21997365233046101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -0.0166815 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -0.0166815 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.016681539224617799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight -0.000455052 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight -0.000455052 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00045505177025462299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight -6.38356 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight -6.38356 from x5],ParameterGroup=Parameters,Parameter=k1" value="6.3835575001813902" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.838529 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.838529 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.83852870464290297" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -8.99194 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -8.99194 from x7],ParameterGroup=Parameters,Parameter=k1" value="8.9919406013796603" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -17.6292 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -17.6292 from x8],ParameterGroup=Parameters,Parameter=k1" value="17.629182525555699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight +2.14875 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight +2.14875 from x9],ParameterGroup=Parameters,Parameter=k1" value="2.1487492869218401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -22.9954 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -22.9954 from x10],ParameterGroup=Parameters,Parameter=k1" value="22.995351306841499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight -2.9884 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight -2.9884 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.9884028261439299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -0.674591 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -0.674591 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.67459117966777504" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.162278 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.162278 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.16227848600120201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x14: layer 1 neuron 2: weight -0.0119686 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x14: layer 1 neuron 2: weight -0.0119686 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0119686019687801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x15: layer 1 neuron 2: weight +18.929 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x15: layer 1 neuron 2: weight +18.929 from x15],ParameterGroup=Parameters,Parameter=k1" value="18.929044478254799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x16: layer 1 neuron 2: weight -7.07711 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x16: layer 1 neuron 2: weight -7.07711 from x16],ParameterGroup=Parameters,Parameter=k1" value="7.0771141896992802" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x17: layer 1 neuron 2: weight +19.9286 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x17: layer 1 neuron 2: weight +19.9286 from x17],ParameterGroup=Parameters,Parameter=k1" value="19.9285738606759" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x18: layer 1 neuron 2: weight +33.1639 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x18: layer 1 neuron 2: weight +33.1639 from x18],ParameterGroup=Parameters,Parameter=k1" value="33.163907992272101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x19: layer 1 neuron 2: weight +23.6422 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x19: layer 1 neuron 2: weight +23.6422 from x19],ParameterGroup=Parameters,Parameter=k1" value="23.642183802305901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x20: layer 1 neuron 2: weight +119.168 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x20: layer 1 neuron 2: weight +119.168 from x20],ParameterGroup=Parameters,Parameter=k1" value="119.168426978247" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x21: layer 1 neuron 2: weight -0.0423489 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x21: layer 1 neuron 2: weight -0.0423489 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.042348936831478598" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x22: layer 1 neuron 2: weight -0.138709 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x22: layer 1 neuron 2: weight -0.138709 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.13870887549879901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x23: layer 1 neuron 2: weight -0.00717509 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x23: layer 1 neuron 2: weight -0.00717509 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.0071750876620736096" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x24: layer 1 neuron 2: weight -0.00140009 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x24: layer 1 neuron 2: weight -0.00140009 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00140009453820503" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x25: layer 1 neuron 2: weight -4.21091 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x25: layer 1 neuron 2: weight -4.21091 from x25],ParameterGroup=Parameters,Parameter=k1" value="4.2109115980483098" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x26: layer 1 neuron 2: weight -2.90041 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x26: layer 1 neuron 2: weight -2.90041 from x26],ParameterGroup=Parameters,Parameter=k1" value="2.9004147383977599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x27: layer 1 neuron 2: weight -0.795943 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x27: layer 1 neuron 2: weight -0.795943 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.79594327092136596" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x28: layer 1 neuron 2: weight -1.2586 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x28: layer 1 neuron 2: weight -1.2586 from x28],ParameterGroup=Parameters,Parameter=k1" value="1.25860145215769" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x29: layer 1 neuron 2: weight -5.35889 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x29: layer 1 neuron 2: weight -5.35889 from x29],ParameterGroup=Parameters,Parameter=k1" value="5.3588902545159298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x30: layer 1 neuron 2: weight +11.1903 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_2_w_x30: layer 1 neuron 2: weight +11.1903 from x30],ParameterGroup=Parameters,Parameter=k1" value="11.1903085382936" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias +0.029545]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias +0.029545],ParameterGroup=Parameters,Parameter=k1" value="0.029545013069876901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -0.00956988 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -0.00956988 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.0095698840620288307" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.0137919 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.0137919 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0137919282562059" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +0.0123887 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +0.0123887 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0123886916933283" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +0.000846406 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +0.000846406 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00084640556656722299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +17.5325 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +17.5325 from x5],ParameterGroup=Parameters,Parameter=k1" value="17.5324591139562" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight +0.161637 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight +0.161637 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.16163728455543799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight +4.29206 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight +4.29206 from x7],ParameterGroup=Parameters,Parameter=k1" value="4.2920595446726004" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight -8.74171 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight -8.74171 from x8],ParameterGroup=Parameters,Parameter=k1" value="8.7417080536989396" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight +1.72444 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight +1.72444 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.7244420155071201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +2.62783 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +2.62783 from x10],ParameterGroup=Parameters,Parameter=k1" value="2.62783253335853" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -0.797467 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -0.797467 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.79746746307903704" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight +0.323285 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight +0.323285 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.32328479161763701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.0216978 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.0216978 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.021697786977904199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x14: layer 1 neuron 3: weight +0.00157249 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x14: layer 1 neuron 3: weight +0.00157249 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0015724856088233201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x15: layer 1 neuron 3: weight -22.3567 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x15: layer 1 neuron 3: weight -22.3567 from x15],ParameterGroup=Parameters,Parameter=k1" value="22.356746043796999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x16: layer 1 neuron 3: weight +4.75595 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x16: layer 1 neuron 3: weight +4.75595 from x16],ParameterGroup=Parameters,Parameter=k1" value="4.7559472614705998" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x17: layer 1 neuron 3: weight +4.99059 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x17: layer 1 neuron 3: weight +4.99059 from x17],ParameterGroup=Parameters,Parameter=k1" value="4.9905895176139499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x18: layer 1 neuron 3: weight -16.8326 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x18: layer 1 neuron 3: weight -16.8326 from x18],ParameterGroup=Parameters,Parameter=k1" value="16.8326346969294" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x19: layer 1 neuron 3: weight -14.3048 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x19: layer 1 neuron 3: weight -14.3048 from x19],ParameterGroup=Parameters,Parameter=k1" value="14.304765295704801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x20: layer 1 neuron 3: weight +5.2878 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x20: layer 1 neuron 3: weight +5.2878 from x20],ParameterGroup=Parameters,Parameter=k1" value="5.2877951663482499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x21: layer 1 neuron 3: weight -0.0714583 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x21: layer 1 neuron 3: weight -0.0714583 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.071458256138721199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x22: layer 1 neuron 3: weight +0.0121894 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x22: layer 1 neuron 3: weight +0.0121894 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.012189431618697399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x23: layer 1 neuron 3: weight -0.005803 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x23: layer 1 neuron 3: weight -0.005803 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.0058030024914443199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x24: layer 1 neuron 3: weight +0.000148436 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x24: layer 1 neuron 3: weight +0.000148436 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00014843648100607801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x25: layer 1 neuron 3: weight -10.0883 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x25: layer 1 neuron 3: weight -10.0883 from x25],ParameterGroup=Parameters,Parameter=k1" value="10.0882823746736" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x26: layer 1 neuron 3: weight +1.39698 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x26: layer 1 neuron 3: weight +1.39698 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.39697899812196" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x27: layer 1 neuron 3: weight -2.21507 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x27: layer 1 neuron 3: weight -2.21507 from x27],ParameterGroup=Parameters,Parameter=k1" value="2.2150658847273199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x28: layer 1 neuron 3: weight +3.44985 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x28: layer 1 neuron 3: weight +3.44985 from x28],ParameterGroup=Parameters,Parameter=k1" value="3.4498467071630898" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x29: layer 1 neuron 3: weight -2.81327 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x29: layer 1 neuron 3: weight -2.81327 from x29],ParameterGroup=Parameters,Parameter=k1" value="2.8132670698157001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x30: layer 1 neuron 3: weight -3.28366 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_3_w_x30: layer 1 neuron 3: weight -3.28366 from x30],ParameterGroup=Parameters,Parameter=k1" value="3.2836632785350002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -12.024]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -12.024],ParameterGroup=Parameters,Parameter=k1" value="12.023962669346499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight +0.022582 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight +0.022582 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.0225819834089372" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +0.0653774 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +0.0653774 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.065377353091274307" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +0.0116076 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +0.0116076 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0116076347258754" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight +0.000798811 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight +0.000798811 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00079881131736162805" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +18.7704 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +18.7704 from x5],ParameterGroup=Parameters,Parameter=k1" value="18.770384843155401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +5.82964 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +5.82964 from x6],ParameterGroup=Parameters,Parameter=k1" value="5.8296371323905003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.701574 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.701574 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.70157443244087903" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +9.82542 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +9.82542 from x8],ParameterGroup=Parameters,Parameter=k1" value="9.8254165872864494" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -5.81021 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -5.81021 from x9],ParameterGroup=Parameters,Parameter=k1" value="5.8102063780853896" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight +5.4835 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight +5.4835 from x10],ParameterGroup=Parameters,Parameter=k1" value="5.4834972436455196" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +1.33217 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +1.33217 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.3321690377628299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight -0.00311908 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight -0.00311908 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.00311908074331877" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight -0.0169407 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight -0.0169407 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.016940703155439801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x14: layer 1 neuron 4: weight +0.00683051 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x14: layer 1 neuron 4: weight +0.00683051 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0068305122072566402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x15: layer 1 neuron 4: weight -63.7527 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x15: layer 1 neuron 4: weight -63.7527 from x15],ParameterGroup=Parameters,Parameter=k1" value="63.752705581255697" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x16: layer 1 neuron 4: weight -4.18299 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x16: layer 1 neuron 4: weight -4.18299 from x16],ParameterGroup=Parameters,Parameter=k1" value="4.1829854401746598" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x17: layer 1 neuron 4: weight +6.62048 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x17: layer 1 neuron 4: weight +6.62048 from x17],ParameterGroup=Parameters,Parameter=k1" value="6.6204752491866898" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x18: layer 1 neuron 4: weight +66.2408 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x18: layer 1 neuron 4: weight +66.2408 from x18],ParameterGroup=Parameters,Parameter=k1" value="66.240790655883799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x19: layer 1 neuron 4: weight -4.44791 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x19: layer 1 neuron 4: weight -4.44791 from x19],ParameterGroup=Parameters,Parameter=k1" value="4.4479079174064804" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x20: layer 1 neuron 4: weight -159.866 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x20: layer 1 neuron 4: weight -159.866 from x20],ParameterGroup=Parameters,Parameter=k1" value="159.866440340792" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x21: layer 1 neuron 4: weight -0.0425964 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x21: layer 1 neuron 4: weight -0.0425964 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.042596385413404901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x22: layer 1 neuron 4: weight +0.0834883 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x22: layer 1 neuron 4: weight +0.0834883 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.083488310786916903" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x23: layer 1 neuron 4: weight +0.00192251 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x23: layer 1 neuron 4: weight +0.00192251 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.00192250993024419" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x24: layer 1 neuron 4: weight +0.000520723 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x24: layer 1 neuron 4: weight +0.000520723 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00052072289778800501" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x25: layer 1 neuron 4: weight +14.9671 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x25: layer 1 neuron 4: weight +14.9671 from x25],ParameterGroup=Parameters,Parameter=k1" value="14.9670561397031" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x26: layer 1 neuron 4: weight +1.33203 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x26: layer 1 neuron 4: weight +1.33203 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.33202651838101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x27: layer 1 neuron 4: weight +0.835823 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x27: layer 1 neuron 4: weight +0.835823 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.83582268602143694" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x28: layer 1 neuron 4: weight +12.0908 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x28: layer 1 neuron 4: weight +12.0908 from x28],ParameterGroup=Parameters,Parameter=k1" value="12.0908469337166" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x29: layer 1 neuron 4: weight +2.96051 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x29: layer 1 neuron 4: weight +2.96051 from x29],ParameterGroup=Parameters,Parameter=k1" value="2.9605101301975898" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x30: layer 1 neuron 4: weight -6.55845 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_4_w_x30: layer 1 neuron 4: weight -6.55845 from x30],ParameterGroup=Parameters,Parameter=k1" value="6.5584480923341104" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +11.0252]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +11.0252],ParameterGroup=Parameters,Parameter=k1" value="11.0251889732163" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.124321 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.124321 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.124321096170855" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.0574882 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.0574882 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0574882140006178" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight +0.000112813 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight +0.000112813 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.00011281335833681099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.00116169 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.00116169 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0011616944736664301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -8.07257 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -8.07257 from x5],ParameterGroup=Parameters,Parameter=k1" value="8.0725684436542409" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -3.93312 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -3.93312 from x6],ParameterGroup=Parameters,Parameter=k1" value="3.9331208707024201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.522171 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.522171 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.52217096573755495" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight -5.33679 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight -5.33679 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.3367942882680204" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -3.6754 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -3.6754 from x9],ParameterGroup=Parameters,Parameter=k1" value="3.6753954508286002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight +54.2585 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight +54.2585 from x10],ParameterGroup=Parameters,Parameter=k1" value="54.258499147574703" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight -1.83426 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight -1.83426 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.8342577601125201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.738215 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.738215 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.73821526978433705" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight -0.352975 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight -0.352975 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.35297508289231599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x14: layer 1 neuron 5: weight -0.0049806 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x14: layer 1 neuron 5: weight -0.0049806 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0049805953167392997" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x15: layer 1 neuron 5: weight +1.68575 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x15: layer 1 neuron 5: weight +1.68575 from x15],ParameterGroup=Parameters,Parameter=k1" value="1.6857450444234301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x16: layer 1 neuron 5: weight +23.8447 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x16: layer 1 neuron 5: weight +23.8447 from x16],ParameterGroup=Parameters,Parameter=k1" value="23.844714346088999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x17: layer 1 neuron 5: weight -17.8036 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x17: layer 1 neuron 5: weight -17.8036 from x17],ParameterGroup=Parameters,Parameter=k1" value="17.803566583710399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x18: layer 1 neuron 5: weight +8.28848 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x18: layer 1 neuron 5: weight +8.28848 from x18],ParameterGroup=Parameters,Parameter=k1" value="8.2884788780631293" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x19: layer 1 neuron 5: weight +16.8861 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x19: layer 1 neuron 5: weight +16.8861 from x19],ParameterGroup=Parameters,Parameter=k1" value="16.8860912075831" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x20: layer 1 neuron 5: weight +108.957 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x20: layer 1 neuron 5: weight +108.957 from x20],ParameterGroup=Parameters,Parameter=k1" value="108.956632325813" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x21: layer 1 neuron 5: weight -0.0618483 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x21: layer 1 neuron 5: weight -0.0618483 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.061848331839208903" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x22: layer 1 neuron 5: weight -0.0181247 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x22: layer 1 neuron 5: weight -0.0181247 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.018124717496432699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x23: layer 1 neuron 5: weight +0.000232 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x23: layer 1 neuron 5: weight +0.000232 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.00023200020502837099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x24: layer 1 neuron 5: weight -0.000584479 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x24: layer 1 neuron 5: weight -0.000584479 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00058447938608293401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x25: layer 1 neuron 5: weight -23.2817 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x25: layer 1 neuron 5: weight -23.2817 from x25],ParameterGroup=Parameters,Parameter=k1" value="23.281723463942999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x26: layer 1 neuron 5: weight -1.95556 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x26: layer 1 neuron 5: weight -1.95556 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.9555635911972999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x27: layer 1 neuron 5: weight -3.00162 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x27: layer 1 neuron 5: weight -3.00162 from x27],ParameterGroup=Parameters,Parameter=k1" value="3.0016241689257801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x28: layer 1 neuron 5: weight -0.64509 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x28: layer 1 neuron 5: weight -0.64509 from x28],ParameterGroup=Parameters,Parameter=k1" value="0.64508975595513596" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x29: layer 1 neuron 5: weight -4.51984 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x29: layer 1 neuron 5: weight -4.51984 from x29],ParameterGroup=Parameters,Parameter=k1" value="4.51983917578512" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x30: layer 1 neuron 5: weight -5.35026 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_5_w_x30: layer 1 neuron 5: weight -5.35026 from x30],ParameterGroup=Parameters,Parameter=k1" value="5.3502603051442099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +17.3523]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +17.3523],ParameterGroup=Parameters,Parameter=k1" value="17.352305319744001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -0.184251 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -0.184251 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.18425055656084799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -0.095681 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -0.095681 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.095681042614313594" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight -0.0223471 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight -0.0223471 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.022347072212379401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.000339553 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.000339553 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00033955257881554402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +4.41398 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +4.41398 from x5],ParameterGroup=Parameters,Parameter=k1" value="4.4139844202957699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight +0.785387 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight +0.785387 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.78538655274628" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight -3.88281 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight -3.88281 from x7],ParameterGroup=Parameters,Parameter=k1" value="3.8828095141477101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -8.75597 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -8.75597 from x8],ParameterGroup=Parameters,Parameter=k1" value="8.7559663758983302" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight +4.35832 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight +4.35832 from x9],ParameterGroup=Parameters,Parameter=k1" value="4.3583173535918602" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +12.8503 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +12.8503 from x10],ParameterGroup=Parameters,Parameter=k1" value="12.8502653786219" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight -1.2131 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight -1.2131 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.2130997254192599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +0.0805609 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +0.0805609 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.080560914799415295" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight -0.254009 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight -0.254009 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.25400944325554298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x14: layer 1 neuron 6: weight -0.00474746 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x14: layer 1 neuron 6: weight -0.00474746 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0047474550234652803" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x15: layer 1 neuron 6: weight +50.5048 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x15: layer 1 neuron 6: weight +50.5048 from x15],ParameterGroup=Parameters,Parameter=k1" value="50.504799233694101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x16: layer 1 neuron 6: weight -2.55901 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x16: layer 1 neuron 6: weight -2.55901 from x16],ParameterGroup=Parameters,Parameter=k1" value="2.5590112018839402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x17: layer 1 neuron 6: weight -25.6552 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x17: layer 1 neuron 6: weight -25.6552 from x17],ParameterGroup=Parameters,Parameter=k1" value="25.655197036200398" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x18: layer 1 neuron 6: weight +56.0851 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x18: layer 1 neuron 6: weight +56.0851 from x18],ParameterGroup=Parameters,Parameter=k1" value="56.085077481594602" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x19: layer 1 neuron 6: weight +27.1229 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x19: layer 1 neuron 6: weight +27.1229 from x19],ParameterGroup=Parameters,Parameter=k1" value="27.1228939815805" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x20: layer 1 neuron 6: weight -53.6083 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x20: layer 1 neuron 6: weight -53.6083 from x20],ParameterGroup=Parameters,Parameter=k1" value="53.608317759497503" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x21: layer 1 neuron 6: weight -0.0480175 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x21: layer 1 neuron 6: weight -0.0480175 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.048017478330598898" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x22: layer 1 neuron 6: weight -0.083516 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x22: layer 1 neuron 6: weight -0.083516 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.083516032222763797" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x23: layer 1 neuron 6: weight -0.01853 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x23: layer 1 neuron 6: weight -0.01853 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.018530011852947701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x24: layer 1 neuron 6: weight -0.00057617 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x24: layer 1 neuron 6: weight -0.00057617 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00057616950046281503" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x25: layer 1 neuron 6: weight -12.4829 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x25: layer 1 neuron 6: weight -12.4829 from x25],ParameterGroup=Parameters,Parameter=k1" value="12.482906271188099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x26: layer 1 neuron 6: weight -0.68976 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x26: layer 1 neuron 6: weight -0.68976 from x26],ParameterGroup=Parameters,Parameter=k1" value="0.68976003378671102" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x27: layer 1 neuron 6: weight +1.26937 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x27: layer 1 neuron 6: weight +1.26937 from x27],ParameterGroup=Parameters,Parameter=k1" value="1.2693652957475401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x28: layer 1 neuron 6: weight -9.37088 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x28: layer 1 neuron 6: weight -9.37088 from x28],ParameterGroup=Parameters,Parameter=k1" value="9.3708765484813998" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x29: layer 1 neuron 6: weight -8.32834 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x29: layer 1 neuron 6: weight -8.32834 from x29],ParameterGroup=Parameters,Parameter=k1" value="8.3283387483612099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x30: layer 1 neuron 6: weight -4.28433 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_6_w_x30: layer 1 neuron 6: weight -4.28433 from x30],ParameterGroup=Parameters,Parameter=k1" value="4.2843311261161103" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -5.50394]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -5.50394],ParameterGroup=Parameters,Parameter=k1" value="5.5039425755477298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.0264357 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.0264357 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.026435746462453499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.138166 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.138166 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.13816551800347801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +0.0120364 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +0.0120364 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0120364313281615" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +0.00190089 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +0.00190089 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0019008901197203601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight +17.7775 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight +17.7775 from x5],ParameterGroup=Parameters,Parameter=k1" value="17.777524412867798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight +0.891766 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight +0.891766 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.89176641292396097" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +6.4058 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +6.4058 from x7],ParameterGroup=Parameters,Parameter=k1" value="6.4058017311665001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight +5.22291 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight +5.22291 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.2229055364238004" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -7.46584 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -7.46584 from x9],ParameterGroup=Parameters,Parameter=k1" value="7.4658428673637403" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight -37.5999 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight -37.5999 from x10],ParameterGroup=Parameters,Parameter=k1" value="37.599906987011799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight +1.56404 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight +1.56404 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.56403979804538" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight -0.0615031 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight -0.0615031 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.061503144535199901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.199704 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.199704 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.19970395952948899" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x14: layer 1 neuron 7: weight +0.00530227 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x14: layer 1 neuron 7: weight +0.00530227 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0053022748715192596" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x15: layer 1 neuron 7: weight -100.625 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x15: layer 1 neuron 7: weight -100.625 from x15],ParameterGroup=Parameters,Parameter=k1" value="100.625448186342" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x16: layer 1 neuron 7: weight -10.2218 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x16: layer 1 neuron 7: weight -10.2218 from x16],ParameterGroup=Parameters,Parameter=k1" value="10.2218051692826" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x17: layer 1 neuron 7: weight +6.79297 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x17: layer 1 neuron 7: weight +6.79297 from x17],ParameterGroup=Parameters,Parameter=k1" value="6.7929733388109996" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x18: layer 1 neuron 7: weight +0.714417 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x18: layer 1 neuron 7: weight +0.714417 from x18],ParameterGroup=Parameters,Parameter=k1" value="0.71441689966053001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x19: layer 1 neuron 7: weight -18.0686 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x19: layer 1 neuron 7: weight -18.0686 from x19],ParameterGroup=Parameters,Parameter=k1" value="18.068570346602499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x20: layer 1 neuron 7: weight -79.1174 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x20: layer 1 neuron 7: weight -79.1174 from x20],ParameterGroup=Parameters,Parameter=k1" value="79.117350356307" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x21: layer 1 neuron 7: weight +0.0281972 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x21: layer 1 neuron 7: weight +0.0281972 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.0281971927127606" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x22: layer 1 neuron 7: weight -0.0019497 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x22: layer 1 neuron 7: weight -0.0019497 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.0019496995507746499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x23: layer 1 neuron 7: weight +0.0191958 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x23: layer 1 neuron 7: weight +0.0191958 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.019195812187832499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x24: layer 1 neuron 7: weight -0.000175183 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x24: layer 1 neuron 7: weight -0.000175183 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00017518274205934799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x25: layer 1 neuron 7: weight +9.03825 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x25: layer 1 neuron 7: weight +9.03825 from x25],ParameterGroup=Parameters,Parameter=k1" value="9.0382540057365706" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x26: layer 1 neuron 7: weight +1.37885 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x26: layer 1 neuron 7: weight +1.37885 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.37885310373311" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x27: layer 1 neuron 7: weight +0.738598 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x27: layer 1 neuron 7: weight +0.738598 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.73859805313489402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x28: layer 1 neuron 7: weight -1.18722 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x28: layer 1 neuron 7: weight -1.18722 from x28],ParameterGroup=Parameters,Parameter=k1" value="1.1872215964905299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x29: layer 1 neuron 7: weight +3.67724 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x29: layer 1 neuron 7: weight +3.67724 from x29],ParameterGroup=Parameters,Parameter=k1" value="3.6772418352079601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x30: layer 1 neuron 7: weight -30.0596 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_7_w_x30: layer 1 neuron 7: weight -30.0596 from x30],ParameterGroup=Parameters,Parameter=k1" value="30.059568896105901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +9.68323]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +9.68323],ParameterGroup=Parameters,Parameter=k1" value="9.6832274820825592" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.311157 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.311157 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.31115711690162101" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +0.176818 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +0.176818 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.17681795368890901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -0.0142582 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -0.0142582 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0142582457443427" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.00141729 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.00141729 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0014172916172346299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight +35.8963 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight +35.8963 from x5],ParameterGroup=Parameters,Parameter=k1" value="35.896316020661601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight +5.90839 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight +5.90839 from x6],ParameterGroup=Parameters,Parameter=k1" value="5.9083869099833404" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -2.76934 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -2.76934 from x7],ParameterGroup=Parameters,Parameter=k1" value="2.76934454500722" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -12.6865 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -12.6865 from x8],ParameterGroup=Parameters,Parameter=k1" value="12.6864593191455" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -5.37001 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -5.37001 from x9],ParameterGroup=Parameters,Parameter=k1" value="5.3700094850484197" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +31.304 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +31.304 from x10],ParameterGroup=Parameters,Parameter=k1" value="31.304042599782399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -1.14253 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -1.14253 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.14253353554739" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight +0.028101 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight +0.028101 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.028100957960481" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00685162 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00685162 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0068516188728244901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x14: layer 1 neuron 8: weight -0.00489546 from x14]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x14: layer 1 neuron 8: weight -0.00489546 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0048954570380983602" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x15: layer 1 neuron 8: weight -1.13403 from x15]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x15: layer 1 neuron 8: weight -1.13403 from x15],ParameterGroup=Parameters,Parameter=k1" value="1.13403326219393" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x16: layer 1 neuron 8: weight +10.7205 from x16]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x16: layer 1 neuron 8: weight +10.7205 from x16],ParameterGroup=Parameters,Parameter=k1" value="10.720493244152999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x17: layer 1 neuron 8: weight -20.2458 from x17]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x17: layer 1 neuron 8: weight -20.2458 from x17],ParameterGroup=Parameters,Parameter=k1" value="20.245828705640001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x18: layer 1 neuron 8: weight +46.9063 from x18]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x18: layer 1 neuron 8: weight +46.9063 from x18],ParameterGroup=Parameters,Parameter=k1" value="46.9063221389275" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x19: layer 1 neuron 8: weight -25.4964 from x19]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x19: layer 1 neuron 8: weight -25.4964 from x19],ParameterGroup=Parameters,Parameter=k1" value="25.496421933527699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x20: layer 1 neuron 8: weight +200.864 from x20]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x20: layer 1 neuron 8: weight +200.864 from x20],ParameterGroup=Parameters,Parameter=k1" value="200.864018112991" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x21: layer 1 neuron 8: weight -0.0956149 from x21]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x21: layer 1 neuron 8: weight -0.0956149 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.0956148949804798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x22: layer 1 neuron 8: weight +0.0179851 from x22]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x22: layer 1 neuron 8: weight +0.0179851 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.017985105068511299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x23: layer 1 neuron 8: weight -0.0160054 from x23]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x23: layer 1 neuron 8: weight -0.0160054 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.016005396583575401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x24: layer 1 neuron 8: weight -0.000464955 from x24]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x24: layer 1 neuron 8: weight -0.000464955 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00046495474492033598" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x25: layer 1 neuron 8: weight -34.2507 from x25]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x25: layer 1 neuron 8: weight -34.2507 from x25],ParameterGroup=Parameters,Parameter=k1" value="34.250690789218297" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x26: layer 1 neuron 8: weight -1.57697 from x26]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x26: layer 1 neuron 8: weight -1.57697 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.5769711472719901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x27: layer 1 neuron 8: weight -0.741207 from x27]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x27: layer 1 neuron 8: weight -0.741207 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.74120705240305695" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x28: layer 1 neuron 8: weight -3.2707 from x28]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x28: layer 1 neuron 8: weight -3.2707 from x28],ParameterGroup=Parameters,Parameter=k1" value="3.2707016211493198" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x29: layer 1 neuron 8: weight -0.5555 from x29]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x29: layer 1 neuron 8: weight -0.5555 from x29],ParameterGroup=Parameters,Parameter=k1" value="0.55550045694682504" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x30: layer 1 neuron 8: weight -13.8126 from x30]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[h1_8_w_x30: layer 1 neuron 8: weight -13.8126 from x30],ParameterGroup=Parameters,Parameter=k1" value="13.8125651845571" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.371817]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.371817],ParameterGroup=Parameters,Parameter=k1" value="0.37181669473648099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -0.546751 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -0.546751 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.54675102233886697" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -0.474695 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -0.474695 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.47469514608383201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.454706 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.454706 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.45470568537712103" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +0.716726 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +0.716726 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.71672630310058605" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -0.599147 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -0.599147 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.59914731979370095" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +0.0113884 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +0.0113884 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.0113884303718805" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +0.863928 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +0.863928 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.86392849683761597" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.0541166 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.0541166 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.054116580635309199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.262052]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.262052],ParameterGroup=Parameters,Parameter=k1" value="0.26205226778984098" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight -0.35689 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight -0.35689 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.35688987374305697" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +0.409475 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +0.409475 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.40947532653808599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.516036 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.516036 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.51603627204894997" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -0.315708 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -0.315708 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.31570830941200301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.87549 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.87549 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.87548953294753995" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight +0.458391 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight +0.458391 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.45839121937751798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.0650616 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.0650616 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.065061569213867201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight +0.342128 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight +0.342128 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.34212771058082603" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+        </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_0" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_0">
 </rdf:Description>
 </rdf:RDF>
@@ -9364,909 +9974,171 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="8.3225999537799999e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="1.474822524371e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 3]" value="5.5602435147069994e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 4]" value="3.5885942926609995e+26" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 5]" value="6.9977287599799996e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 6]" value="1.0123220348990001e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 7]" value="8.1720464090299999e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 8]" value="4.0703656358610001e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 9]" value="1.370037257225e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 10]" value="4.3582240134230004e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 11]" value="2.8611195644290001e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 12]" value="9.2018326551199995e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 13]" value="1.790984968346e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 14]" value="2.3516463689949998e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 15]" value="5.8294332527199996e+21" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 16]" value="2.3221378742239999e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 17]" value="2.093296486204e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 18]" value="9.7317811326400007e+21" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 19]" value="1.465789311686e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 20]" value="4.2124881821050004e+21" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 21]" value="9.6414490057900006e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 22]" value="1.9836935056259999e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 23]" value="6.3834702974000001e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 24]" value="4.7454477305199997e+26" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 25]" value="1.080372237126e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 26]" value="2.3883814339139998e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 27]" value="2.0360861391989999e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 28]" value="9.1596776625900007e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 29]" value="2.198683967529e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 30]" value="7.1241937375699998e+22" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="8.7019948865499991e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.2176770699379999e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="5.6903217773709993e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="3.8704305284330004e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="5.9450583750880002e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="7.2627029987399997e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="7.1061273121999991e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="3.6012407904199999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="1.1743176490500001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="3.8939168814139995e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="1.259832062468e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="3.9198120911110002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="8.708017028339999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x14 (input feature 14)]" value="1.1694999356180001e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x15 (input feature 15)]" value="2.4353541398759997e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x16 (input feature 16)]" value="9.6173604386300001e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x17 (input feature 17)]" value="1.2044283580000001e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x18 (input feature 18)]" value="4.3979701492369997e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x19 (input feature 19)]" value="9.1656998043799991e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x20 (input feature 20)]" value="1.189975217704e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x21 (input feature 21)]" value="1.103858590107e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x22 (input feature 22)]" value="1.813869107148e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x23 (input feature 23)]" value="7.10010517041e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x24 (input feature 24)]" value="6.2871160287599993e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x25 (input feature 25)]" value="9.3463640580800001e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x26 (input feature 26)]" value="2.4425807100240001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x27 (input feature 27)]" value="2.9911978270929998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x28 (input feature 28)]" value="1.106869661002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x29 (input feature 29)]" value="2.8623239927869998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x30 (input feature 30)]" value="6.10042963327e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +1.6781]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +1.6781],ParameterGroup=Parameters,Parameter=k1" value="1.6781006653572701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.155315 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.155315 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.15531452117601599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0841228 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0841228 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.084122824040135602" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.00501032 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.00501032 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0050103184361179696" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.88605e-05 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.88605e-05 from x4],ParameterGroup=Parameters,Parameter=k1" value="1.8860497967693999e-05" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -11.8892 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -11.8892 from x5],ParameterGroup=Parameters,Parameter=k1" value="11.8892458819748" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -4.57202 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -4.57202 from x6],ParameterGroup=Parameters,Parameter=k1" value="4.5720194861096397" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -3.05875 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -3.05875 from x7],ParameterGroup=Parameters,Parameter=k1" value="3.0587531872863298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.99255 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.99255 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.99254775523438" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -9.41944 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -9.41944 from x9],ParameterGroup=Parameters,Parameter=k1" value="9.4194391305773895" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +83.1406 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +83.1406 from x10],ParameterGroup=Parameters,Parameter=k1" value="83.140573358081994" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.376278 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.376278 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.376277825981497" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.679028 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.679028 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.67902792671555301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0842073 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0842073 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.084207339709589199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00066447 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00066447 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.00066446988496487698" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +15.3595 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +15.3595 from x15],ParameterGroup=Parameters,Parameter=k1" value="15.359494022355999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +12.6768 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +12.6768 from x16],ParameterGroup=Parameters,Parameter=k1" value="12.676786067339" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -7.73785 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -7.73785 from x17],ParameterGroup=Parameters,Parameter=k1" value="7.7378471768983497" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +8.52702 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +8.52702 from x18],ParameterGroup=Parameters,Parameter=k1" value="8.5270196134514098" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.85849 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.85849 from x19],ParameterGroup=Parameters,Parameter=k1" value="1.85849079445083" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -174.322 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -174.322 from x20],ParameterGroup=Parameters,Parameter=k1" value="174.32233693439699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0458238 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0458238 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.045823754036941798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.000708653 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.000708653 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.00070865340869472396" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.0117039 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.0117039 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.011703913463752699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.000500112 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.000500112 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00050011224925645297" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -13.9882 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -13.9882 from x25],ParameterGroup=Parameters,Parameter=k1" value="13.9882202976182" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.857464 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.857464 from x26],ParameterGroup=Parameters,Parameter=k1" value="0.85746413815581402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.00905 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.00905 from x27],ParameterGroup=Parameters,Parameter=k1" value="1.0090517159193999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +5.95899 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +5.95899 from x28],ParameterGroup=Parameters,Parameter=k1" value="5.9589888294340998" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.5428 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.5428 from x29],ParameterGroup=Parameters,Parameter=k1" value="1.5427974353812" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.982981 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.982981 from x30],ParameterGroup=Parameters,Parameter=k1" value="0.98298131186194804" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +21.5265]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +21.5265],ParameterGroup=Parameters,Parameter=k1" value="21.526486965899" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.148162 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.148162 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.148161594024245" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.219974 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.219974 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.21997365233046101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0166815 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0166815 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.016681539224617799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.000455052 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.000455052 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00045505177025462299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -6.38356 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -6.38356 from x5],ParameterGroup=Parameters,Parameter=k1" value="6.3835575001813902" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.838529 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.838529 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.83852870464290297" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -8.99194 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -8.99194 from x7],ParameterGroup=Parameters,Parameter=k1" value="8.9919406013796603" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -17.6292 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -17.6292 from x8],ParameterGroup=Parameters,Parameter=k1" value="17.629182525555699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +2.14875 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +2.14875 from x9],ParameterGroup=Parameters,Parameter=k1" value="2.1487492869218401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -22.9954 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -22.9954 from x10],ParameterGroup=Parameters,Parameter=k1" value="22.995351306841499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.9884 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.9884 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.9884028261439299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.674591 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.674591 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.67459117966777504" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.162278 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.162278 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.16227848600120201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0119686 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0119686 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0119686019687801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +18.929 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +18.929 from x15],ParameterGroup=Parameters,Parameter=k1" value="18.929044478254799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -7.07711 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -7.07711 from x16],ParameterGroup=Parameters,Parameter=k1" value="7.0771141896992802" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +19.9286 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +19.9286 from x17],ParameterGroup=Parameters,Parameter=k1" value="19.9285738606759" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +33.1639 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +33.1639 from x18],ParameterGroup=Parameters,Parameter=k1" value="33.163907992272101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +23.6422 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +23.6422 from x19],ParameterGroup=Parameters,Parameter=k1" value="23.642183802305901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +119.168 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +119.168 from x20],ParameterGroup=Parameters,Parameter=k1" value="119.168426978247" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0423489 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.0423489 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.042348936831478598" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.138709 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.138709 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.13870887549879901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00717509 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00717509 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.0071750876620736096" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00140009 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00140009 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00140009453820503" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -4.21091 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -4.21091 from x25],ParameterGroup=Parameters,Parameter=k1" value="4.2109115980483098" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.90041 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.90041 from x26],ParameterGroup=Parameters,Parameter=k1" value="2.9004147383977599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.795943 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.795943 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.79594327092136596" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.2586 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.2586 from x28],ParameterGroup=Parameters,Parameter=k1" value="1.25860145215769" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -5.35889 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -5.35889 from x29],ParameterGroup=Parameters,Parameter=k1" value="5.3588902545159298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +11.1903 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +11.1903 from x30],ParameterGroup=Parameters,Parameter=k1" value="11.1903085382936" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: bias +0.029545]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: bias +0.029545],ParameterGroup=Parameters,Parameter=k1" value="0.029545013069876901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.00956988 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.00956988 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.0095698840620288307" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0137919 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0137919 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0137919282562059" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0123887 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0123887 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0123886916933283" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.000846406 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.000846406 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00084640556656722299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +17.5325 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +17.5325 from x5],ParameterGroup=Parameters,Parameter=k1" value="17.5324591139562" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.161637 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.161637 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.16163728455543799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.29206 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.29206 from x7],ParameterGroup=Parameters,Parameter=k1" value="4.2920595446726004" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -8.74171 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -8.74171 from x8],ParameterGroup=Parameters,Parameter=k1" value="8.7417080536989396" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.72444 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.72444 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.7244420155071201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.62783 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.62783 from x10],ParameterGroup=Parameters,Parameter=k1" value="2.62783253335853" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.797467 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.797467 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.79746746307903704" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.323285 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.323285 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.32328479161763701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0216978 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0216978 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.021697786977904199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00157249 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00157249 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0015724856088233201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -22.3567 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -22.3567 from x15],ParameterGroup=Parameters,Parameter=k1" value="22.356746043796999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.75595 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.75595 from x16],ParameterGroup=Parameters,Parameter=k1" value="4.7559472614705998" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.99059 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.99059 from x17],ParameterGroup=Parameters,Parameter=k1" value="4.9905895176139499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -16.8326 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -16.8326 from x18],ParameterGroup=Parameters,Parameter=k1" value="16.8326346969294" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -14.3048 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -14.3048 from x19],ParameterGroup=Parameters,Parameter=k1" value="14.304765295704801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +5.2878 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +5.2878 from x20],ParameterGroup=Parameters,Parameter=k1" value="5.2877951663482499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0714583 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0714583 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.071458256138721199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0121894 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0121894 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.012189431618697399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.005803 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.005803 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.0058030024914443199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.000148436 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.000148436 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00014843648100607801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -10.0883 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -10.0883 from x25],ParameterGroup=Parameters,Parameter=k1" value="10.0882823746736" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.39698 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.39698 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.39697899812196" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -2.21507 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -2.21507 from x27],ParameterGroup=Parameters,Parameter=k1" value="2.2150658847273199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +3.44985 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +3.44985 from x28],ParameterGroup=Parameters,Parameter=k1" value="3.4498467071630898" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -2.81327 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -2.81327 from x29],ParameterGroup=Parameters,Parameter=k1" value="2.8132670698157001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -3.28366 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -3.28366 from x30],ParameterGroup=Parameters,Parameter=k1" value="3.2836632785350002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -12.024]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -12.024],ParameterGroup=Parameters,Parameter=k1" value="12.023962669346499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.022582 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.022582 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.0225819834089372" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0653774 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0653774 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.065377353091274307" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0116076 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0116076 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0116076347258754" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000798811 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000798811 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00079881131736162805" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +18.7704 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +18.7704 from x5],ParameterGroup=Parameters,Parameter=k1" value="18.770384843155401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.82964 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.82964 from x6],ParameterGroup=Parameters,Parameter=k1" value="5.8296371323905003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.701574 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.701574 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.70157443244087903" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +9.82542 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +9.82542 from x8],ParameterGroup=Parameters,Parameter=k1" value="9.8254165872864494" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -5.81021 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -5.81021 from x9],ParameterGroup=Parameters,Parameter=k1" value="5.8102063780853896" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.4835 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.4835 from x10],ParameterGroup=Parameters,Parameter=k1" value="5.4834972436455196" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.33217 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.33217 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.3321690377628299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.00311908 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.00311908 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.00311908074331877" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0169407 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0169407 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.016940703155439801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.00683051 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.00683051 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0068305122072566402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -63.7527 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -63.7527 from x15],ParameterGroup=Parameters,Parameter=k1" value="63.752705581255697" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -4.18299 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -4.18299 from x16],ParameterGroup=Parameters,Parameter=k1" value="4.1829854401746598" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +6.62048 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +6.62048 from x17],ParameterGroup=Parameters,Parameter=k1" value="6.6204752491866898" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +66.2408 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +66.2408 from x18],ParameterGroup=Parameters,Parameter=k1" value="66.240790655883799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -4.44791 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -4.44791 from x19],ParameterGroup=Parameters,Parameter=k1" value="4.4479079174064804" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -159.866 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -159.866 from x20],ParameterGroup=Parameters,Parameter=k1" value="159.866440340792" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0425964 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0425964 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.042596385413404901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0834883 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0834883 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.083488310786916903" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.00192251 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.00192251 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.00192250993024419" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000520723 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000520723 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00052072289778800501" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +14.9671 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +14.9671 from x25],ParameterGroup=Parameters,Parameter=k1" value="14.9670561397031" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.33203 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.33203 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.33202651838101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.835823 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.835823 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.83582268602143694" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +12.0908 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +12.0908 from x28],ParameterGroup=Parameters,Parameter=k1" value="12.0908469337166" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +2.96051 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +2.96051 from x29],ParameterGroup=Parameters,Parameter=k1" value="2.9605101301975898" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -6.55845 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -6.55845 from x30],ParameterGroup=Parameters,Parameter=k1" value="6.5584480923341104" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +11.0252]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +11.0252],ParameterGroup=Parameters,Parameter=k1" value="11.0251889732163" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.124321 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.124321 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.124321096170855" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0574882 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0574882 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0574882140006178" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000112813 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000112813 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.00011281335833681099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.00116169 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.00116169 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0011616944736664301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -8.07257 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -8.07257 from x5],ParameterGroup=Parameters,Parameter=k1" value="8.0725684436542409" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.93312 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.93312 from x6],ParameterGroup=Parameters,Parameter=k1" value="3.9331208707024201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.522171 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.522171 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.52217096573755495" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -5.33679 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -5.33679 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.3367942882680204" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.6754 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.6754 from x9],ParameterGroup=Parameters,Parameter=k1" value="3.6753954508286002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +54.2585 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +54.2585 from x10],ParameterGroup=Parameters,Parameter=k1" value="54.258499147574703" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.83426 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.83426 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.8342577601125201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.738215 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.738215 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.73821526978433705" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.352975 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.352975 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.35297508289231599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0049806 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0049806 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0049805953167392997" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +1.68575 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +1.68575 from x15],ParameterGroup=Parameters,Parameter=k1" value="1.6857450444234301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +23.8447 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +23.8447 from x16],ParameterGroup=Parameters,Parameter=k1" value="23.844714346088999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -17.8036 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -17.8036 from x17],ParameterGroup=Parameters,Parameter=k1" value="17.803566583710399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +8.28848 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +8.28848 from x18],ParameterGroup=Parameters,Parameter=k1" value="8.2884788780631293" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +16.8861 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +16.8861 from x19],ParameterGroup=Parameters,Parameter=k1" value="16.8860912075831" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +108.957 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +108.957 from x20],ParameterGroup=Parameters,Parameter=k1" value="108.956632325813" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0618483 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0618483 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.061848331839208903" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0181247 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0181247 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.018124717496432699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000232 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000232 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.00023200020502837099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.000584479 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.000584479 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00058447938608293401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -23.2817 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -23.2817 from x25],ParameterGroup=Parameters,Parameter=k1" value="23.281723463942999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.95556 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.95556 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.9555635911972999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.00162 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.00162 from x27],ParameterGroup=Parameters,Parameter=k1" value="3.0016241689257801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.64509 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.64509 from x28],ParameterGroup=Parameters,Parameter=k1" value="0.64508975595513596" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -4.51984 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -4.51984 from x29],ParameterGroup=Parameters,Parameter=k1" value="4.51983917578512" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -5.35026 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -5.35026 from x30],ParameterGroup=Parameters,Parameter=k1" value="5.3502603051442099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +17.3523]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +17.3523],ParameterGroup=Parameters,Parameter=k1" value="17.352305319744001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.184251 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.184251 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.18425055656084799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.095681 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.095681 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.095681042614313594" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.0223471 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.0223471 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.022347072212379401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.000339553 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.000339553 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.00033955257881554402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +4.41398 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +4.41398 from x5],ParameterGroup=Parameters,Parameter=k1" value="4.4139844202957699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.785387 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.785387 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.78538655274628" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -3.88281 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -3.88281 from x7],ParameterGroup=Parameters,Parameter=k1" value="3.8828095141477101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -8.75597 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -8.75597 from x8],ParameterGroup=Parameters,Parameter=k1" value="8.7559663758983302" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +4.35832 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +4.35832 from x9],ParameterGroup=Parameters,Parameter=k1" value="4.3583173535918602" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +12.8503 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +12.8503 from x10],ParameterGroup=Parameters,Parameter=k1" value="12.8502653786219" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -1.2131 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -1.2131 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.2130997254192599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0805609 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0805609 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.080560914799415295" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.254009 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.254009 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.25400944325554298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.00474746 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.00474746 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0047474550234652803" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +50.5048 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +50.5048 from x15],ParameterGroup=Parameters,Parameter=k1" value="50.504799233694101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.55901 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.55901 from x16],ParameterGroup=Parameters,Parameter=k1" value="2.5590112018839402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -25.6552 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -25.6552 from x17],ParameterGroup=Parameters,Parameter=k1" value="25.655197036200398" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +56.0851 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +56.0851 from x18],ParameterGroup=Parameters,Parameter=k1" value="56.085077481594602" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +27.1229 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +27.1229 from x19],ParameterGroup=Parameters,Parameter=k1" value="27.1228939815805" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -53.6083 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -53.6083 from x20],ParameterGroup=Parameters,Parameter=k1" value="53.608317759497503" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.0480175 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.0480175 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.048017478330598898" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.083516 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.083516 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.083516032222763797" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.01853 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.01853 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.018530011852947701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.00057617 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.00057617 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00057616950046281503" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -12.4829 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -12.4829 from x25],ParameterGroup=Parameters,Parameter=k1" value="12.482906271188099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.68976 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.68976 from x26],ParameterGroup=Parameters,Parameter=k1" value="0.68976003378671102" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.26937 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.26937 from x27],ParameterGroup=Parameters,Parameter=k1" value="1.2693652957475401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -9.37088 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -9.37088 from x28],ParameterGroup=Parameters,Parameter=k1" value="9.3708765484813998" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -8.32834 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -8.32834 from x29],ParameterGroup=Parameters,Parameter=k1" value="8.3283387483612099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -4.28433 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -4.28433 from x30],ParameterGroup=Parameters,Parameter=k1" value="4.2843311261161103" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -5.50394]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -5.50394],ParameterGroup=Parameters,Parameter=k1" value="5.5039425755477298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0264357 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0264357 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.026435746462453499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.138166 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.138166 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.13816551800347801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0120364 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0120364 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0120364313281615" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00190089 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00190089 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0019008901197203601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +17.7775 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +17.7775 from x5],ParameterGroup=Parameters,Parameter=k1" value="17.777524412867798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.891766 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.891766 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.89176641292396097" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +6.4058 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +6.4058 from x7],ParameterGroup=Parameters,Parameter=k1" value="6.4058017311665001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +5.22291 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +5.22291 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.2229055364238004" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -7.46584 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -7.46584 from x9],ParameterGroup=Parameters,Parameter=k1" value="7.4658428673637403" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -37.5999 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -37.5999 from x10],ParameterGroup=Parameters,Parameter=k1" value="37.599906987011799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.56404 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.56404 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.56403979804538" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0615031 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0615031 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.061503144535199901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.199704 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.199704 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.19970395952948899" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00530227 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00530227 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0053022748715192596" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -100.625 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -100.625 from x15],ParameterGroup=Parameters,Parameter=k1" value="100.625448186342" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -10.2218 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -10.2218 from x16],ParameterGroup=Parameters,Parameter=k1" value="10.2218051692826" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +6.79297 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +6.79297 from x17],ParameterGroup=Parameters,Parameter=k1" value="6.7929733388109996" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.714417 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.714417 from x18],ParameterGroup=Parameters,Parameter=k1" value="0.71441689966053001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -18.0686 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -18.0686 from x19],ParameterGroup=Parameters,Parameter=k1" value="18.068570346602499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -79.1174 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -79.1174 from x20],ParameterGroup=Parameters,Parameter=k1" value="79.117350356307" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0281972 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0281972 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.0281971927127606" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0019497 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.0019497 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.0019496995507746499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0191958 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0191958 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.019195812187832499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.000175183 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.000175183 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00017518274205934799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +9.03825 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +9.03825 from x25],ParameterGroup=Parameters,Parameter=k1" value="9.0382540057365706" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.37885 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.37885 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.37885310373311" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.738598 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.738598 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.73859805313489402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.18722 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.18722 from x28],ParameterGroup=Parameters,Parameter=k1" value="1.1872215964905299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.67724 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.67724 from x29],ParameterGroup=Parameters,Parameter=k1" value="3.6772418352079601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -30.0596 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -30.0596 from x30],ParameterGroup=Parameters,Parameter=k1" value="30.059568896105901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +9.68323]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +9.68323],ParameterGroup=Parameters,Parameter=k1" value="9.6832274820825592" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.311157 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.311157 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.31115711690162101" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.176818 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.176818 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.17681795368890901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0142582 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0142582 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0142582457443427" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.00141729 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.00141729 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.0014172916172346299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +35.8963 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +35.8963 from x5],ParameterGroup=Parameters,Parameter=k1" value="35.896316020661601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +5.90839 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +5.90839 from x6],ParameterGroup=Parameters,Parameter=k1" value="5.9083869099833404" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.76934 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.76934 from x7],ParameterGroup=Parameters,Parameter=k1" value="2.76934454500722" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -12.6865 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -12.6865 from x8],ParameterGroup=Parameters,Parameter=k1" value="12.6864593191455" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -5.37001 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -5.37001 from x9],ParameterGroup=Parameters,Parameter=k1" value="5.3700094850484197" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +31.304 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +31.304 from x10],ParameterGroup=Parameters,Parameter=k1" value="31.304042599782399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.14253 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.14253 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.14253353554739" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.028101 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.028101 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.028100957960481" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00685162 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00685162 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0068516188728244901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.00489546 from x14]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.00489546 from x14],ParameterGroup=Parameters,Parameter=k1" value="0.0048954570380983602" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.13403 from x15]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.13403 from x15],ParameterGroup=Parameters,Parameter=k1" value="1.13403326219393" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +10.7205 from x16]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +10.7205 from x16],ParameterGroup=Parameters,Parameter=k1" value="10.720493244152999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -20.2458 from x17]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -20.2458 from x17],ParameterGroup=Parameters,Parameter=k1" value="20.245828705640001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +46.9063 from x18]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +46.9063 from x18],ParameterGroup=Parameters,Parameter=k1" value="46.9063221389275" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -25.4964 from x19]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -25.4964 from x19],ParameterGroup=Parameters,Parameter=k1" value="25.496421933527699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +200.864 from x20]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +200.864 from x20],ParameterGroup=Parameters,Parameter=k1" value="200.864018112991" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0956149 from x21]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0956149 from x21],ParameterGroup=Parameters,Parameter=k1" value="0.0956148949804798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.0179851 from x22]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.0179851 from x22],ParameterGroup=Parameters,Parameter=k1" value="0.017985105068511299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0160054 from x23]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0160054 from x23],ParameterGroup=Parameters,Parameter=k1" value="0.016005396583575401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.000464955 from x24]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.000464955 from x24],ParameterGroup=Parameters,Parameter=k1" value="0.00046495474492033598" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -34.2507 from x25]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -34.2507 from x25],ParameterGroup=Parameters,Parameter=k1" value="34.250690789218297" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.57697 from x26]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.57697 from x26],ParameterGroup=Parameters,Parameter=k1" value="1.5769711472719901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.741207 from x27]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.741207 from x27],ParameterGroup=Parameters,Parameter=k1" value="0.74120705240305695" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -3.2707 from x28]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -3.2707 from x28],ParameterGroup=Parameters,Parameter=k1" value="3.2707016211493198" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.5555 from x29]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.5555 from x29],ParameterGroup=Parameters,Parameter=k1" value="0.55550045694682504" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -13.8126 from x30]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -13.8126 from x30],ParameterGroup=Parameters,Parameter=k1" value="13.8125651845571" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.371817]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.371817],ParameterGroup=Parameters,Parameter=k1" value="0.37181669473648099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.546751 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.546751 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.54675102233886697" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.474695 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.474695 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.47469514608383201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.454706 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.454706 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.45470568537712103" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.716726 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.716726 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.71672630310058605" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.599147 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.599147 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.59914731979370095" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0113884 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0113884 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.0113884303718805" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.863928 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.863928 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.86392849683761597" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0541166 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0541166 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.054116580635309199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.262052]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.262052],ParameterGroup=Parameters,Parameter=k1" value="0.26205226778984098" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.35689 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.35689 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.35688987374305697" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.409475 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.409475 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.40947532653808599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.516036 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.516036 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.51603627204894997" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.315708 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.315708 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.31570830941200301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.87549 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.87549 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.87548953294753995" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.458391 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.458391 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.45839121937751798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.0650616 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.0650616 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.065061569213867201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.342128 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.342128 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.34212771058082603" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
         </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="1.3411309766329999e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.184555290093e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="9.2018326551200011e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="9.0874119611099996e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="7.9853600135399988e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.666928847472e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="2.5678412592559999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="1.0978364483169999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="1.539259441524e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="4.2389856059809996e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="7.3169022748500001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="9.3042090655499997e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="6.0522524989500003e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x14 (input feature 14)]" value="1.0237641043e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x15 (input feature 15)]" value="3.9234253761849999e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x16 (input feature 16)]" value="5.2199925035719994e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x17 (input feature 17)]" value="6.2630274615999992e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x18 (input feature 18)]" value="1.4934911639199999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x19 (input feature 19)]" value="1.8740905250479999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x20 (input feature 20)]" value="3.033352819623e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x21 (input feature 21)]" value="1.71028826836e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x22 (input feature 22)]" value="1.686801915379e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x23 (input feature 23)]" value="1.2453789221720001e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x24 (input feature 24)]" value="1.4212254624399999e+27" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x25 (input feature 25)]" value="1.0243663184790001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x26 (input feature 26)]" value="4.2136926104629997e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x27 (input feature 27)]" value="5.7860738318320001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x28 (input feature 28)]" value="1.7524432608899999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x29 (input feature 29)]" value="2.4419784958450001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x30 (input feature 30)]" value="5.8950745982309998e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_3" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="8.3225999537799999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.474822524371e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="5.5602435147069994e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="3.5885942926609995e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.9977287599799996e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.0123220348990001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="8.1720464090299999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="4.0703656358610001e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="1.370037257225e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="4.3582240134230004e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="2.8611195644290001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="9.2018326551199995e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="1.790984968346e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x14 (input feature 14)]" value="2.3516463689949998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x15 (input feature 15)]" value="5.8294332527199996e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x16 (input feature 16)]" value="2.3221378742239999e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x17 (input feature 17)]" value="2.093296486204e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x18 (input feature 18)]" value="9.7317811326400007e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x19 (input feature 19)]" value="1.465789311686e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x20 (input feature 20)]" value="4.2124881821050004e+21" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x21 (input feature 21)]" value="9.6414490057900006e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x22 (input feature 22)]" value="1.9836935056259999e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x23 (input feature 23)]" value="6.3834702974000001e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x24 (input feature 24)]" value="4.7454477305199997e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x25 (input feature 25)]" value="1.080372237126e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x26 (input feature 26)]" value="2.3883814339139998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x27 (input feature 27)]" value="2.0360861391989999e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x28 (input feature 28)]" value="9.1596776625900007e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x29 (input feature 29)]" value="2.198683967529e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x30 (input feature 30)]" value="7.1241937375699998e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -10319,7 +10191,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </Model>
   <ListOfTasks>
     <Task key="Task_11" name="Steady-State" type="steadyState" scheduled="false" updateModel="false">
-      <Report reference="Report_10" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_11" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="JacobianRequested" type="bool" value="1"/>
         <Parameter name="StabilityAnalysisRequested" type="bool" value="1"/>
@@ -10338,12 +10210,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_10" name="Time-Course" type="timeCourse" scheduled="true" updateModel="false">
-      <Report reference="Report_9" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_8" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.44721359549995798"/>
+        <Parameter name="Duration" type="float" value="89.442719099991592"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -10360,9 +10232,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_9" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_13" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -10372,14 +10255,14 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_14" name="Elementary Flux Modes" type="fluxMode" scheduled="false" updateModel="false">
-      <Report reference="Report_8" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_7" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="EFM Algorithm" type="EFMAlgorithm">
       </Method>
     </Task>
     <Task key="Task_0" name="Optimization" type="optimization" scheduled="false" updateModel="false">
-      <Report reference="Report_7" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_6" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Subtask" type="cn" value="CN=Root,Vector=TaskList[Steady-State]"/>
         <ParameterText name="ObjectiveExpression" type="expression">
@@ -10403,7 +10286,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_8" name="Parameter Estimation" type="parameterFitting" scheduled="false" updateModel="false">
-      <Report reference="Report_6" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_5" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Maximize" type="bool" value="0"/>
         <Parameter name="Randomize Start Values" type="bool" value="0"/>
@@ -10435,7 +10318,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_7" name="Metabolic Control Analysis" type="metabolicControlAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_5" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_4" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_11"/>
       </Problem>
@@ -10446,7 +10329,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_6" name="Lyapunov Exponents" type="lyapunovExponents" scheduled="false" updateModel="false">
-      <Report reference="Report_4" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_3" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="ExponentNumber" type="unsignedInteger" value="3"/>
         <Parameter name="DivergenceRequested" type="bool" value="1"/>
@@ -10461,7 +10344,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_5" name="Time Scale Separation Analysis" type="timeScaleSeparationAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_3" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_2" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="StepNumber" type="unsignedInteger" value="100"/>
         <Parameter name="StepSize" type="float" value="0.01"/>
@@ -10474,7 +10357,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_13" name="Sensitivities" type="sensitivities" scheduled="false" updateModel="false">
-      <Report reference="Report_2" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_1" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="SubtaskType" type="unsignedInteger" value="1"/>
         <ParameterGroup name="TargetFunctions">
@@ -10498,7 +10381,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_1" name="Moieties" type="moieties" scheduled="false" updateModel="false">
-      <Report reference="Report_1" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_0" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="Householder Reduction" type="Householder">
@@ -10541,7 +10424,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_15" name="Linear Noise Approximation" type="linearNoiseApproximation" scheduled="false" updateModel="false">
-      <Report reference="Report_0" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_12" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_11"/>
       </Problem>
@@ -10575,7 +10458,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_10" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10583,7 +10466,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_9" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_8" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10594,7 +10477,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_8" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_7" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10602,55 +10485,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_7" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_6" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_6" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_5" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_5" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_4" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10658,11 +10541,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_4" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_3" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10670,11 +10553,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_3" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_2" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10682,11 +10565,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_2" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_1" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10694,11 +10577,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_1" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_0" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10706,11 +10589,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_0" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_12" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -10718,9 +10601,27 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_13" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -10729,7 +10630,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10738,10 +10639,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10750,10 +10651,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10762,10 +10663,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10774,10 +10675,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10786,10 +10687,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10798,10 +10699,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10810,10 +10711,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10822,10 +10723,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10834,10 +10735,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -10846,7 +10747,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 30-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -10857,9 +10758,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -10870,9 +10769,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -10883,9 +10780,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -10896,9 +10791,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -10909,9 +10802,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -10922,9 +10813,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

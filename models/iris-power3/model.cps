@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:45:01Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_0" name="crn2sbml 4-8-3 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_0">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:45:01Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:21Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:21Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,182 +80,170 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: 107b7de4d6b10d2f15abb8ec5350e8293354334b74cace0290156889f2637a49</p>
     <p>Inputs (boundary species, feature order): x1 x2 x3 x4</p>
     <p>Outputs (output order): y1 y2 y3</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="107b7de4d6b10d2f15abb8ec5350e8293354334b74cace0290156889f2637a49" crn2sbmlVersion="0.1.0" encoding="elementary" shape="4-8-3" activation="power3" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_89" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_89" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_89">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_89">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_88" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_88" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_88">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_88">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_87" name="input feature 3" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_87" name="x3 (input feature 3)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_87">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_87">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_86" name="input feature 4" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_86" name="x4 (input feature 4)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_86">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_86">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_85" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_85" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_85">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_85">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_84" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_84" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_84">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_84">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_83" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_83" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_83">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_83">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_82" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_82" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_82">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_82">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_81" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_81" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_81">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_81">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_80" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_80" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_80">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_80">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_79" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_79" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_79">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_79">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_78" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_78" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_78">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_78">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_77" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_77" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_77">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_77">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_76" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_76" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_76">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_76">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_75" name="layer 2 neuron 3 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_75" name="y3 (layer 2 neuron 3 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_75">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_75">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_1261" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1261" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1261">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1261">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -256,13 +260,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1260" name="layer 1 neuron 1: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1260" name="h1_1_y3: layer 1 neuron 1: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1260">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1260">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -272,7 +275,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1260" name="k1" value="1"/>
+          <Constant key="Parameter_1260" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -287,13 +290,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1259" name="layer 1 neuron 1: bias +21.6345" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1259" name="h1_1_bias: layer 1 neuron 1: bias +21.6345" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1259">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1259">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -303,7 +305,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1259" name="k1" value="21.6345"/>
+          <Constant key="Parameter_1259" name="k1" value="21.6345358564554"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -316,13 +318,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1258" name="layer 1 neuron 1: weight -1.51974 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1258" name="h1_1_w_x1: layer 1 neuron 1: weight -1.51974 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1258">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1258">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -333,7 +334,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1258" name="k1" value="1.51974"/>
+          <Constant key="Parameter_1258" name="k1" value="1.51973602282131"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -347,13 +348,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1257" name="layer 1 neuron 1: weight -2.30581 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1257" name="h1_1_w_x2: layer 1 neuron 1: weight -2.30581 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1257">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1257">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -364,7 +364,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1257" name="k1" value="2.30581"/>
+          <Constant key="Parameter_1257" name="k1" value="2.30580589593402"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -378,13 +378,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1256" name="layer 1 neuron 1: weight -0.445042 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1256" name="h1_1_w_x3: layer 1 neuron 1: weight -0.445042 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1256">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1256">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -395,7 +394,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1256" name="k1" value="0.445042"/>
+          <Constant key="Parameter_1256" name="k1" value="0.445042276133239"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -409,13 +408,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1255" name="layer 1 neuron 1: weight -2.24758 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1255" name="h1_1_w_x4: layer 1 neuron 1: weight -2.24758 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1255">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1255">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -426,7 +424,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1255" name="k1" value="2.24758"/>
+          <Constant key="Parameter_1255" name="k1" value="2.24758329165524"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -440,13 +438,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1254" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1254" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1254">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1254">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -463,13 +460,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1253" name="layer 1 neuron 2: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1253" name="h1_2_y3: layer 1 neuron 2: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1253">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1253">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -479,7 +475,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1253" name="k1" value="1"/>
+          <Constant key="Parameter_1253" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -494,13 +490,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1252" name="layer 1 neuron 2: bias +1.79219" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1252" name="h1_2_bias: layer 1 neuron 2: bias +1.79219" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1252">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1252">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -510,7 +505,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1252" name="k1" value="1.79219"/>
+          <Constant key="Parameter_1252" name="k1" value="1.79219287153047"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -523,13 +518,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1251" name="layer 1 neuron 2: weight +1.13574 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1251" name="h1_2_w_x1: layer 1 neuron 2: weight +1.13574 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1251">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1251">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -541,7 +535,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1251" name="k1" value="1.13574"/>
+          <Constant key="Parameter_1251" name="k1" value="1.13574026545202"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -555,13 +549,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1250" name="layer 1 neuron 2: weight -3.9224 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1250" name="h1_2_w_x2: layer 1 neuron 2: weight -3.9224 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1250">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1250">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -572,7 +565,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1250" name="k1" value="3.9224"/>
+          <Constant key="Parameter_1250" name="k1" value="3.92240145556723"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -586,13 +579,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1249" name="layer 1 neuron 2: weight +0.77605 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1249" name="h1_2_w_x3: layer 1 neuron 2: weight +0.77605 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1249">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1249">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -604,7 +596,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1249" name="k1" value="0.77605"/>
+          <Constant key="Parameter_1249" name="k1" value="0.776050378118654"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -618,13 +610,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1248" name="layer 1 neuron 2: weight +2.98287 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1248" name="h1_2_w_x4: layer 1 neuron 2: weight +2.98287 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1248">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1248">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -636,7 +627,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1248" name="k1" value="2.98287"/>
+          <Constant key="Parameter_1248" name="k1" value="2.98287432167815"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -650,13 +641,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1247" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1247" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1247">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1247">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -673,13 +663,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1246" name="layer 1 neuron 3: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1246" name="h1_3_y3: layer 1 neuron 3: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1246">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1246">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -689,7 +678,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1246" name="k1" value="1"/>
+          <Constant key="Parameter_1246" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -704,20 +693,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1245" name="layer 1 neuron 3: bias -4.63123" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1245" name="h1_3_bias: layer 1 neuron 3: bias -4.63123" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1245">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1245">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1245" name="k1" value="4.63123"/>
+          <Constant key="Parameter_1245" name="k1" value="4.63123379345137"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -730,13 +718,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1244" name="layer 1 neuron 3: weight -0.582675 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1244" name="h1_3_w_x1: layer 1 neuron 3: weight -0.582675 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1244">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1244">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -747,7 +734,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1244" name="k1" value="0.582675"/>
+          <Constant key="Parameter_1244" name="k1" value="0.582674948886002"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -761,13 +748,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1243" name="layer 1 neuron 3: weight -0.559184 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1243" name="h1_3_w_x2: layer 1 neuron 3: weight -0.559184 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1243">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1243">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -778,7 +764,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1243" name="k1" value="0.559184"/>
+          <Constant key="Parameter_1243" name="k1" value="0.559183983398803"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -792,13 +778,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1242" name="layer 1 neuron 3: weight +1.01111 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1242" name="h1_3_w_x3: layer 1 neuron 3: weight +1.01111 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1242">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1242">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -810,7 +795,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1242" name="k1" value="1.01111"/>
+          <Constant key="Parameter_1242" name="k1" value="1.01110958229188"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -824,13 +809,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1241" name="layer 1 neuron 3: weight +3.1839 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1241" name="h1_3_w_x4: layer 1 neuron 3: weight +3.1839 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1241">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1241">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -842,7 +826,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1241" name="k1" value="3.1839"/>
+          <Constant key="Parameter_1241" name="k1" value="3.18389988177855"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -856,13 +840,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1240" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1240" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1240">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1240">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -879,13 +862,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1239" name="layer 1 neuron 4: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1239" name="h1_4_y3: layer 1 neuron 4: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1239">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1239">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -895,7 +877,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1239" name="k1" value="1"/>
+          <Constant key="Parameter_1239" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -910,13 +892,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1238" name="layer 1 neuron 4: bias +8.05348" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1238" name="h1_4_bias: layer 1 neuron 4: bias +8.05348" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1238">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1238">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -926,7 +907,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1238" name="k1" value="8.05348"/>
+          <Constant key="Parameter_1238" name="k1" value="8.05348308044501"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -939,13 +920,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1237" name="layer 1 neuron 4: weight -2.49639 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1237" name="h1_4_w_x1: layer 1 neuron 4: weight -2.49639 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1237">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1237">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -956,7 +936,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1237" name="k1" value="2.49639"/>
+          <Constant key="Parameter_1237" name="k1" value="2.49638992504984"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -970,13 +950,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1236" name="layer 1 neuron 4: weight +5.45313 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1236" name="h1_4_w_x2: layer 1 neuron 4: weight +5.45313 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1236">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1236">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -988,7 +967,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1236" name="k1" value="5.45313"/>
+          <Constant key="Parameter_1236" name="k1" value="5.45313421270466"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1002,13 +981,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1235" name="layer 1 neuron 4: weight -1.70702 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1235" name="h1_4_w_x3: layer 1 neuron 4: weight -1.70702 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1235">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1235">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1019,7 +997,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1235" name="k1" value="1.70702"/>
+          <Constant key="Parameter_1235" name="k1" value="1.7070172861099"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1033,13 +1011,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1234" name="layer 1 neuron 4: weight -3.74261 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1234" name="h1_4_w_x4: layer 1 neuron 4: weight -3.74261 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1234">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1234">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1050,7 +1027,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1234" name="k1" value="3.74261"/>
+          <Constant key="Parameter_1234" name="k1" value="3.74260545817988"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1064,13 +1041,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1233" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1233" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1233">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1233">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1087,13 +1063,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1232" name="layer 1 neuron 5: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1232" name="h1_5_y3: layer 1 neuron 5: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1232">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1232">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1103,7 +1078,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1232" name="k1" value="1"/>
+          <Constant key="Parameter_1232" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1118,13 +1093,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1231" name="layer 1 neuron 5: bias +4.85643" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1231" name="h1_5_bias: layer 1 neuron 5: bias +4.85643" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1231">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1231">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1134,7 +1108,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1231" name="k1" value="4.85643"/>
+          <Constant key="Parameter_1231" name="k1" value="4.85642781058698"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1147,13 +1121,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1230" name="layer 1 neuron 5: weight +0.309223 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1230" name="h1_5_w_x1: layer 1 neuron 5: weight +0.309223 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1230">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1230">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1165,7 +1138,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1230" name="k1" value="0.309223"/>
+          <Constant key="Parameter_1230" name="k1" value="0.309222839161951"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1179,13 +1152,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1229" name="layer 1 neuron 5: weight +1.41152 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1229" name="h1_5_w_x2: layer 1 neuron 5: weight +1.41152 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1229">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1229">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1197,7 +1169,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1229" name="k1" value="1.41152"/>
+          <Constant key="Parameter_1229" name="k1" value="1.41152428340382"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1211,13 +1183,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1228" name="layer 1 neuron 5: weight -0.951991 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1228" name="h1_5_w_x3: layer 1 neuron 5: weight -0.951991 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1228">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1228">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1228,7 +1199,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1228" name="k1" value="0.951991"/>
+          <Constant key="Parameter_1228" name="k1" value="0.951991138046887"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1242,13 +1213,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1227" name="layer 1 neuron 5: weight -3.47593 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1227" name="h1_5_w_x4: layer 1 neuron 5: weight -3.47593 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1227">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1227">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1259,7 +1229,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1227" name="k1" value="3.47593"/>
+          <Constant key="Parameter_1227" name="k1" value="3.47592943235845"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1273,13 +1243,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1226" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1226" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1226">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1226">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1296,13 +1265,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1225" name="layer 1 neuron 6: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1225" name="h1_6_y3: layer 1 neuron 6: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1225">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1225">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1312,7 +1280,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1225" name="k1" value="1"/>
+          <Constant key="Parameter_1225" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1327,13 +1295,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1224" name="layer 1 neuron 6: bias +5.66171" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1224" name="h1_6_bias: layer 1 neuron 6: bias +5.66171" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1224">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1224">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1343,7 +1310,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1224" name="k1" value="5.66171"/>
+          <Constant key="Parameter_1224" name="k1" value="5.66171351571388"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1356,13 +1323,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1223" name="layer 1 neuron 6: weight -1.44178 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1223" name="h1_6_w_x1: layer 1 neuron 6: weight -1.44178 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1223">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1223">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1373,7 +1339,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1223" name="k1" value="1.44178"/>
+          <Constant key="Parameter_1223" name="k1" value="1.441780079915"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1387,13 +1353,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1222" name="layer 1 neuron 6: weight -2.82343 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1222" name="h1_6_w_x2: layer 1 neuron 6: weight -2.82343 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1222">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1222">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1404,7 +1369,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1222" name="k1" value="2.82343"/>
+          <Constant key="Parameter_1222" name="k1" value="2.82343422241702"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1418,13 +1383,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1221" name="layer 1 neuron 6: weight +1.37166 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1221" name="h1_6_w_x3: layer 1 neuron 6: weight +1.37166 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1221">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1221">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1436,7 +1400,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1221" name="k1" value="1.37166"/>
+          <Constant key="Parameter_1221" name="k1" value="1.37166231057729"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1450,13 +1414,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1220" name="layer 1 neuron 6: weight +3.5762 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1220" name="h1_6_w_x4: layer 1 neuron 6: weight +3.5762 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1220">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1220">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1468,7 +1431,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1220" name="k1" value="3.5762"/>
+          <Constant key="Parameter_1220" name="k1" value="3.57620116929133"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1482,13 +1445,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1219" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1219" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1219">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1219">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1505,13 +1467,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1218" name="layer 1 neuron 7: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1218" name="h1_7_y3: layer 1 neuron 7: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1218">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1218">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1521,7 +1482,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1218" name="k1" value="1"/>
+          <Constant key="Parameter_1218" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1536,20 +1497,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1217" name="layer 1 neuron 7: bias -5.28798" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1217" name="h1_7_bias: layer 1 neuron 7: bias -5.28798" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1217">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1217">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1217" name="k1" value="5.28798"/>
+          <Constant key="Parameter_1217" name="k1" value="5.28798321148714"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1562,13 +1522,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1216" name="layer 1 neuron 7: weight -0.43259 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1216" name="h1_7_w_x1: layer 1 neuron 7: weight -0.43259 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1216">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1216">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1579,7 +1538,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1216" name="k1" value="0.43259"/>
+          <Constant key="Parameter_1216" name="k1" value="0.43258986625675"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1593,13 +1552,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1215" name="layer 1 neuron 7: weight -1.45603 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1215" name="h1_7_w_x2: layer 1 neuron 7: weight -1.45603 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1215">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1215">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1610,7 +1568,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1215" name="k1" value="1.45603"/>
+          <Constant key="Parameter_1215" name="k1" value="1.45603017154205"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1624,13 +1582,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1214" name="layer 1 neuron 7: weight +1.3139 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1214" name="h1_7_w_x3: layer 1 neuron 7: weight +1.3139 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1214">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1214">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1642,7 +1599,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1214" name="k1" value="1.3139"/>
+          <Constant key="Parameter_1214" name="k1" value="1.31389883387321"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1656,13 +1613,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1213" name="layer 1 neuron 7: weight +3.88573 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1213" name="h1_7_w_x4: layer 1 neuron 7: weight +3.88573 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1213">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1213">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1674,7 +1630,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1213" name="k1" value="3.88573"/>
+          <Constant key="Parameter_1213" name="k1" value="3.88572913026542"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1688,13 +1644,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1212" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1212" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1212">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1212">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1711,13 +1666,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1211" name="layer 1 neuron 8: -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1211" name="h1_8_y3: layer 1 neuron 8: -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1211">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1211">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1727,7 +1681,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1211" name="k1" value="1"/>
+          <Constant key="Parameter_1211" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1742,13 +1696,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1210" name="layer 1 neuron 8: bias +6.6047" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1210" name="h1_8_bias: layer 1 neuron 8: bias +6.6047" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1210">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1210">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1758,7 +1711,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1210" name="k1" value="6.6047"/>
+          <Constant key="Parameter_1210" name="k1" value="6.60469932255871"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1771,13 +1724,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1209" name="layer 1 neuron 8: weight -1.77649 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1209" name="h1_8_w_x1: layer 1 neuron 8: weight -1.77649 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1209">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1209">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1788,7 +1740,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1209" name="k1" value="1.77649"/>
+          <Constant key="Parameter_1209" name="k1" value="1.77649407350042"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1802,13 +1754,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1208" name="layer 1 neuron 8: weight +6.5075 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1208" name="h1_8_w_x2: layer 1 neuron 8: weight +6.5075 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1208">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1208">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1820,7 +1771,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1208" name="k1" value="6.5075"/>
+          <Constant key="Parameter_1208" name="k1" value="6.50749914381429"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1834,13 +1785,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1207" name="layer 1 neuron 8: weight -2.17669 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1207" name="h1_8_w_x3: layer 1 neuron 8: weight -2.17669 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1207">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1207">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1851,7 +1801,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1207" name="k1" value="2.17669"/>
+          <Constant key="Parameter_1207" name="k1" value="2.1766945611791"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1865,13 +1815,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1206" name="layer 1 neuron 8: weight -6.90507 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1206" name="h1_8_w_x4: layer 1 neuron 8: weight -6.90507 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1206">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1206">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1882,7 +1831,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1206" name="k1" value="6.90507"/>
+          <Constant key="Parameter_1206" name="k1" value="6.9050726156324"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1896,13 +1845,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1205" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1205" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1205">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1205">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1919,13 +1867,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1204" name="layer 2 neuron 1 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1204" name="y1_y3: layer 2 neuron 1 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1204">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1204">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1935,7 +1882,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1204" name="k1" value="1"/>
+          <Constant key="Parameter_1204" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1950,13 +1897,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1203" name="layer 2 neuron 1 (output): bias +0.286658" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1203" name="y1_bias: layer 2 neuron 1 (output): bias +0.286658" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1203">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1203">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1966,7 +1912,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1203" name="k1" value="0.286658"/>
+          <Constant key="Parameter_1203" name="k1" value="0.286658257246017"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1979,13 +1925,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1202" name="layer 2 neuron 1 (output): weight +0.462541 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1202" name="y1_w_h1_1: layer 2 neuron 1 (output): weight +0.462541 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1202">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1202">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1997,7 +1942,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1202" name="k1" value="0.462541"/>
+          <Constant key="Parameter_1202" name="k1" value="0.462541371583939"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2011,13 +1956,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1201" name="layer 2 neuron 1 (output): weight -2.92103 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1201" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -2.92103 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1201">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1201">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2028,7 +1972,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1201" name="k1" value="2.92103"/>
+          <Constant key="Parameter_1201" name="k1" value="2.92102861404419"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2042,13 +1986,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1200" name="layer 2 neuron 1 (output): weight -0.747206 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1200" name="y1_w_h1_3: layer 2 neuron 1 (output): weight -0.747206 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1200">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1200">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2059,7 +2002,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1200" name="k1" value="0.747206"/>
+          <Constant key="Parameter_1200" name="k1" value="0.747205793857574"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2073,13 +2016,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1199" name="layer 2 neuron 1 (output): weight +2.69163 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1199" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +2.69163 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1199">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1199">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2091,7 +2033,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1199" name="k1" value="2.69163"/>
+          <Constant key="Parameter_1199" name="k1" value="2.69162631034851"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2105,13 +2047,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1198" name="layer 2 neuron 1 (output): weight +2.10753 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1198" name="y1_w_h1_5: layer 2 neuron 1 (output): weight +2.10753 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1198">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1198">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2123,7 +2064,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1198" name="k1" value="2.10753"/>
+          <Constant key="Parameter_1198" name="k1" value="2.10753202438354"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2137,13 +2078,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1197" name="layer 2 neuron 1 (output): weight -0.809048 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1197" name="y1_w_h1_6: layer 2 neuron 1 (output): weight -0.809048 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1197">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1197">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2154,7 +2094,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1197" name="k1" value="0.809048"/>
+          <Constant key="Parameter_1197" name="k1" value="0.809048354625702"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2168,13 +2108,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1196" name="layer 2 neuron 1 (output): weight -0.00500703 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1196" name="y1_w_h1_7: layer 2 neuron 1 (output): weight -0.00500703 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1196">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1196">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2185,7 +2124,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1196" name="k1" value="0.00500703"/>
+          <Constant key="Parameter_1196" name="k1" value="0.00500703463330865"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2199,13 +2138,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1195" name="layer 2 neuron 1 (output): weight +2.77793 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1195" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +2.77793 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1195">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1195">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2217,7 +2155,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1195" name="k1" value="2.77793"/>
+          <Constant key="Parameter_1195" name="k1" value="2.77792763710022"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2231,13 +2169,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1194" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1194" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1194">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1194">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2254,13 +2191,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1193" name="layer 2 neuron 2 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1193" name="y2_y3: layer 2 neuron 2 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1193">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1193">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2270,7 +2206,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1193" name="k1" value="1"/>
+          <Constant key="Parameter_1193" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2285,13 +2221,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1192" name="layer 2 neuron 2 (output): bias +1.624" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1192" name="y2_bias: layer 2 neuron 2 (output): bias +1.624" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1192">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1192">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2301,7 +2236,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1192" name="k1" value="1.624"/>
+          <Constant key="Parameter_1192" name="k1" value="1.62400054931641"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2314,13 +2249,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1191" name="layer 2 neuron 2 (output): weight +1.4565 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1191" name="y2_w_h1_1: layer 2 neuron 2 (output): weight +1.4565 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1191">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1191">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2332,7 +2266,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1191" name="k1" value="1.4565"/>
+          <Constant key="Parameter_1191" name="k1" value="1.45649886131287"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2346,13 +2280,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1190" name="layer 2 neuron 2 (output): weight +1.86649 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1190" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +1.86649 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1190">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1190">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2364,7 +2297,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1190" name="k1" value="1.86649"/>
+          <Constant key="Parameter_1190" name="k1" value="1.86649370193481"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2378,13 +2311,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1189" name="layer 2 neuron 2 (output): weight -3.49798 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1189" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -3.49798 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1189">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1189">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2395,7 +2327,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1189" name="k1" value="3.49798"/>
+          <Constant key="Parameter_1189" name="k1" value="3.49798107147217"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2409,13 +2341,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1188" name="layer 2 neuron 2 (output): weight -2.62691 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1188" name="y2_w_h1_4: layer 2 neuron 2 (output): weight -2.62691 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1188">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1188">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2426,7 +2357,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1188" name="k1" value="2.62691"/>
+          <Constant key="Parameter_1188" name="k1" value="2.62691426277161"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2440,13 +2371,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1187" name="layer 2 neuron 2 (output): weight +4.83211 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1187" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +4.83211 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1187">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1187">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2458,7 +2388,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1187" name="k1" value="4.83211"/>
+          <Constant key="Parameter_1187" name="k1" value="4.83210945129395"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2472,13 +2402,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1186" name="layer 2 neuron 2 (output): weight -0.389971 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1186" name="y2_w_h1_6: layer 2 neuron 2 (output): weight -0.389971 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1186">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1186">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2489,7 +2418,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1186" name="k1" value="0.389971"/>
+          <Constant key="Parameter_1186" name="k1" value="0.389971107244492"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2503,13 +2432,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1185" name="layer 2 neuron 2 (output): weight -2.14387 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1185" name="y2_w_h1_7: layer 2 neuron 2 (output): weight -2.14387 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1185">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1185">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2520,7 +2448,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1185" name="k1" value="2.14387"/>
+          <Constant key="Parameter_1185" name="k1" value="2.14387130737305"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2534,13 +2462,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1184" name="layer 2 neuron 2 (output): weight -3.24572 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1184" name="y2_w_h1_8: layer 2 neuron 2 (output): weight -3.24572 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1184">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1184">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2551,7 +2478,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1184" name="k1" value="3.24572"/>
+          <Constant key="Parameter_1184" name="k1" value="3.24571537971497"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2565,13 +2492,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1183" name="layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1183" name="y3_inflow: layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1183">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1183">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2588,13 +2514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1182" name="layer 2 neuron 3 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1182" name="y3_y3: layer 2 neuron 3 (output): -1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1182">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1182">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2604,7 +2529,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1182" name="k1" value="1"/>
+          <Constant key="Parameter_1182" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2619,13 +2544,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1181" name="layer 2 neuron 3 (output): bias +0.0265331" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1181" name="y3_bias: layer 2 neuron 3 (output): bias +0.0265331" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1181">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1181">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2635,7 +2559,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1181" name="k1" value="0.0265331"/>
+          <Constant key="Parameter_1181" name="k1" value="0.0265330597758293"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2648,13 +2572,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1180" name="layer 2 neuron 3 (output): weight -2.54184 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1180" name="y3_w_h1_1: layer 2 neuron 3 (output): weight -2.54184 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1180">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1180">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2665,7 +2588,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1180" name="k1" value="2.54184"/>
+          <Constant key="Parameter_1180" name="k1" value="2.54183650016785"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2679,13 +2602,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1179" name="layer 2 neuron 3 (output): weight +0.867659 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1179" name="y3_w_h1_2: layer 2 neuron 3 (output): weight +0.867659 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1179">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1179">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2697,7 +2619,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1179" name="k1" value="0.867659"/>
+          <Constant key="Parameter_1179" name="k1" value="0.867659449577332"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2711,13 +2633,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1178" name="layer 2 neuron 3 (output): weight +3.31194 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1178" name="y3_w_h1_3: layer 2 neuron 3 (output): weight +3.31194 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1178">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1178">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2729,7 +2650,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1178" name="k1" value="3.31194"/>
+          <Constant key="Parameter_1178" name="k1" value="3.31194138526917"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2743,13 +2664,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1177" name="layer 2 neuron 3 (output): weight -0.748872 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1177" name="y3_w_h1_4: layer 2 neuron 3 (output): weight -0.748872 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1177">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1177">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2760,7 +2680,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1177" name="k1" value="0.748872"/>
+          <Constant key="Parameter_1177" name="k1" value="0.748872399330139"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2774,13 +2694,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1176" name="layer 2 neuron 3 (output): weight -2.3264 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1176" name="y3_w_h1_5: layer 2 neuron 3 (output): weight -2.3264 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1176">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1176">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2791,7 +2710,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1176" name="k1" value="2.3264"/>
+          <Constant key="Parameter_1176" name="k1" value="2.32639861106873"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2805,13 +2724,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1175" name="layer 2 neuron 3 (output): weight +2.17174 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1175" name="y3_w_h1_6: layer 2 neuron 3 (output): weight +2.17174 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1175">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1175">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2823,7 +2741,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1175" name="k1" value="2.17174"/>
+          <Constant key="Parameter_1175" name="k1" value="2.17174458503723"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2837,13 +2755,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1174" name="layer 2 neuron 3 (output): weight +2.89976 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1174" name="y3_w_h1_7: layer 2 neuron 3 (output): weight +2.89976 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1174">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1174">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2855,7 +2772,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1174" name="k1" value="2.89976"/>
+          <Constant key="Parameter_1174" name="k1" value="2.89975905418396"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2869,13 +2786,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1173" name="layer 2 neuron 3 (output): weight -0.385686 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1173" name="y3_w_h1_8: layer 2 neuron 3 (output): weight -0.385686 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1173">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1173">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2886,7 +2802,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1173" name="k1" value="0.385686"/>
+          <Constant key="Parameter_1173" name="k1" value="0.385686486959457"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2904,9 +2820,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <ListOfModelParameterSets activeSet="ModelParameterSet_0">
       <ModelParameterSet key="ModelParameterSet_0" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_0">
 </rdf:Description>
 </rdf:RDF>
@@ -2918,293 +2832,398 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 3]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 4]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_y3: layer 1 neuron 1: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_y3: layer 1 neuron 1: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +21.6345]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +21.6345],ParameterGroup=Parameters,Parameter=k1" value="21.6345358564554" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +21.6345]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +21.6345],ParameterGroup=Parameters,Parameter=k1" value="21.6345358564554" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.51974 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.51974 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.5197360228213099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -1.51974 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -1.51974 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.5197360228213099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.30581 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.30581 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.3058058959340202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -2.30581 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -2.30581 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.3058058959340202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.445042 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.445042 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.44504227613323899" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -0.445042 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -0.445042 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.44504227613323899" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.24758 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.24758 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.2475832916552401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight -2.24758 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight -2.24758 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.2475832916552401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_y3: layer 1 neuron 2: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_y3: layer 1 neuron 2: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +1.79219]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +1.79219],ParameterGroup=Parameters,Parameter=k1" value="1.79219287153047" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +1.79219]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +1.79219],ParameterGroup=Parameters,Parameter=k1" value="1.79219287153047" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +1.13574 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +1.13574 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.1357402654520199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +1.13574 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +1.13574 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.1357402654520199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -3.9224 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -3.9224 from x2],ParameterGroup=Parameters,Parameter=k1" value="3.92240145556723" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -3.9224 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -3.9224 from x2],ParameterGroup=Parameters,Parameter=k1" value="3.92240145556723" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.77605 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.77605 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.77605037811865396" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight +0.77605 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight +0.77605 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.77605037811865396" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +2.98287 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +2.98287 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.9828743216781501" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +2.98287 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +2.98287 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.9828743216781501" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_y3: layer 1 neuron 3: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_y3: layer 1 neuron 3: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -4.63123]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -4.63123],ParameterGroup=Parameters,Parameter=k1" value="4.6312337934513703" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -4.63123]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -4.63123],ParameterGroup=Parameters,Parameter=k1" value="4.6312337934513703" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.582675 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.582675 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.58267494888600202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -0.582675 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -0.582675 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.58267494888600202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.559184 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.559184 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.55918398339880304" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.559184 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.559184 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.55918398339880304" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.01111 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.01111 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.0111095822918801" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +1.01111 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +1.01111 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.0111095822918801" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +3.1839 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +3.1839 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.18389988177855" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +3.1839 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +3.1839 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.18389988177855" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_y3: layer 1 neuron 4: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_y3: layer 1 neuron 4: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +8.05348]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +8.05348],ParameterGroup=Parameters,Parameter=k1" value="8.0534830804450106" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +8.05348]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +8.05348],ParameterGroup=Parameters,Parameter=k1" value="8.0534830804450106" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -2.49639 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -2.49639 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.49638992504984" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -2.49639 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -2.49639 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.49638992504984" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.45313 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.45313 from x2],ParameterGroup=Parameters,Parameter=k1" value="5.4531342127046596" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +5.45313 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +5.45313 from x2],ParameterGroup=Parameters,Parameter=k1" value="5.4531342127046596" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.70702 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.70702 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.7070172861099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight -1.70702 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight -1.70702 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.7070172861099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -3.74261 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -3.74261 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.74260545817988" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -3.74261 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -3.74261 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.74260545817988" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_y3: layer 1 neuron 5: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_y3: layer 1 neuron 5: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +4.85643]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +4.85643],ParameterGroup=Parameters,Parameter=k1" value="4.8564278105869798" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +4.85643]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +4.85643],ParameterGroup=Parameters,Parameter=k1" value="4.8564278105869798" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.309223 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.309223 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.30922283916195098" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight +0.309223 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight +0.309223 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.30922283916195098" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +1.41152 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +1.41152 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.41152428340382" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight +1.41152 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight +1.41152 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.41152428340382" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.951991 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.951991 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.95199113804688695" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -0.951991 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -0.951991 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.95199113804688695" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.47593 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -3.47593 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.4759294323584502" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -3.47593 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -3.47593 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.4759294323584502" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_y3: layer 1 neuron 6: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_y3: layer 1 neuron 6: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +5.66171]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +5.66171],ParameterGroup=Parameters,Parameter=k1" value="5.6617135157138803" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +5.66171]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +5.66171],ParameterGroup=Parameters,Parameter=k1" value="5.6617135157138803" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -1.44178 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -1.44178 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.441780079915" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -1.44178 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -1.44178 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.441780079915" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.82343 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.82343 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.8234342224170201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -2.82343 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -2.82343 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.8234342224170201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.37166 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.37166 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.37166231057729" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.37166 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.37166 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.37166231057729" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +3.5762 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +3.5762 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.57620116929133" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight +3.5762 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight +3.5762 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.57620116929133" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_y3: layer 1 neuron 7: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_y3: layer 1 neuron 7: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -5.28798]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -5.28798],ParameterGroup=Parameters,Parameter=k1" value="5.2879832114871403" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -5.28798]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -5.28798],ParameterGroup=Parameters,Parameter=k1" value="5.2879832114871403" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.43259 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.43259 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.43258986625675" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.43259 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.43259 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.43258986625675" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.45603 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.45603 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.4560301715420501" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight -1.45603 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight -1.45603 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.4560301715420501" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.3139 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.3139 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.31389883387321" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +1.3139 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +1.3139 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.31389883387321" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.88573 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.88573 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.8857291302654202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +3.88573 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +3.88573 from x4],ParameterGroup=Parameters,Parameter=k1" value="3.8857291302654202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_y3: layer 1 neuron 8: -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_y3: layer 1 neuron 8: -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +6.6047]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +6.6047],ParameterGroup=Parameters,Parameter=k1" value="6.6046993225587096" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +6.6047]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +6.6047],ParameterGroup=Parameters,Parameter=k1" value="6.6046993225587096" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.77649 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.77649 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.77649407350042" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -1.77649 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -1.77649 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.77649407350042" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +6.5075 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +6.5075 from x2],ParameterGroup=Parameters,Parameter=k1" value="6.5074991438142904" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +6.5075 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +6.5075 from x2],ParameterGroup=Parameters,Parameter=k1" value="6.5074991438142904" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.17669 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.17669 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.1766945611791" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -2.17669 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -2.17669 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.1766945611791" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -6.90507 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -6.90507 from x4],ParameterGroup=Parameters,Parameter=k1" value="6.9050726156323998" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -6.90507 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -6.90507 from x4],ParameterGroup=Parameters,Parameter=k1" value="6.9050726156323998" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_y3: layer 2 neuron 1 (output): -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_y3: layer 2 neuron 1 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.286658]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.286658],ParameterGroup=Parameters,Parameter=k1" value="0.28665825724601701" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.286658]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.286658],ParameterGroup=Parameters,Parameter=k1" value="0.28665825724601701" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.462541 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.462541 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.46254137158393899" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight +0.462541 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight +0.462541 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.46254137158393899" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.92103 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.92103 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.9210286140441899" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -2.92103 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -2.92103 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.9210286140441899" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.747206 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.747206 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.74720579385757402" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.747206 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.747206 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.74720579385757402" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.69163 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.69163 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.6916263103485099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +2.69163 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +2.69163 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.6916263103485099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.10753 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.10753 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.10753202438354" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +2.10753 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +2.10753 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.10753202438354" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.809048 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.809048 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.80904835462570202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight -0.809048 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight -0.809048 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.80904835462570202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.00500703 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.00500703 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.0050070346333086499" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight -0.00500703 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight -0.00500703 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.0050070346333086499" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.77793 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.77793 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.7779276371002202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +2.77793 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +2.77793 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.7779276371002202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_y3: layer 2 neuron 2 (output): -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_y3: layer 2 neuron 2 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.624]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.624],ParameterGroup=Parameters,Parameter=k1" value="1.62400054931641" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.624]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.624],ParameterGroup=Parameters,Parameter=k1" value="1.62400054931641" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.4565 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.4565 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.45649886131287" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.4565 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.4565 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.45649886131287" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.86649 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.86649 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.86649370193481" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.86649 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.86649 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.86649370193481" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -3.49798 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -3.49798 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="3.4979810714721702" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -3.49798 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -3.49798 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="3.4979810714721702" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.62691 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.62691 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.62691426277161" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -2.62691 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -2.62691 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.62691426277161" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +4.83211 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +4.83211 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="4.8321094512939498" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +4.83211 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +4.83211 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="4.8321094512939498" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.389971 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.389971 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.38997110724449202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.389971 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.389971 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.38997110724449202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.14387 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.14387 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.14387130737305" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -2.14387 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -2.14387 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.14387130737305" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -3.24572 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -3.24572 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="3.2457153797149698" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -3.24572 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -3.24572 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="3.2457153797149698" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_y3: layer 2 neuron 3 (output): -1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_y3: layer 2 neuron 3 (output): -1·y^3],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias +0.0265331]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias +0.0265331],ParameterGroup=Parameters,Parameter=k1" value="0.026533059775829301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias +0.0265331]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias +0.0265331],ParameterGroup=Parameters,Parameter=k1" value="0.026533059775829301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -2.54184 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -2.54184 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="2.5418365001678498" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -2.54184 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -2.54184 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="2.5418365001678498" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.867659 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.867659 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.86765944957733199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.867659 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.867659 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.86765944957733199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +3.31194 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +3.31194 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="3.3119413852691699" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +3.31194 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +3.31194 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="3.3119413852691699" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.748872 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.748872 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.74887239933013905" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -0.748872 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -0.748872 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.74887239933013905" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -2.3264 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -2.3264 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.32639861106873" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight -2.3264 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight -2.3264 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.32639861106873" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.17174 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.17174 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="2.1717445850372301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight +2.17174 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight +2.17174 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="2.1717445850372301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.89976 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.89976 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.89975905418396" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +2.89976 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +2.89976 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.89975905418396" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.385686 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.385686 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.38568648695945701" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight -0.385686 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight -0.385686 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.38568648695945701" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
         </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_3" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.0712923128999996e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.2884138801999998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.1442069400999999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="2.408856716e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.4326208203000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.6861997011999999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="2.7099638055000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_1" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_1">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -3232,7 +3251,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </Model>
   <ListOfTasks>
     <Task key="Task_9" name="Steady-State" type="steadyState" scheduled="false" updateModel="false">
-      <Report reference="Report_10" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_11" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="JacobianRequested" type="bool" value="1"/>
         <Parameter name="StabilityAnalysisRequested" type="bool" value="1"/>
@@ -3251,12 +3270,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_14" name="Time-Course" type="timeCourse" scheduled="true" updateModel="false">
-      <Report reference="Report_9" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_7" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.61887850673601885"/>
+        <Parameter name="Duration" type="float" value="123.77570134720376"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -3273,9 +3292,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_0" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_14" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -3285,14 +3315,14 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_12" name="Elementary Flux Modes" type="fluxMode" scheduled="false" updateModel="false">
-      <Report reference="Report_8" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_6" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="EFM Algorithm" type="EFMAlgorithm">
       </Method>
     </Task>
     <Task key="Task_2" name="Optimization" type="optimization" scheduled="false" updateModel="false">
-      <Report reference="Report_7" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_5" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Subtask" type="cn" value="CN=Root,Vector=TaskList[Steady-State]"/>
         <ParameterText name="ObjectiveExpression" type="expression">
@@ -3316,7 +3346,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_8" name="Parameter Estimation" type="parameterFitting" scheduled="false" updateModel="false">
-      <Report reference="Report_6" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_4" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Maximize" type="bool" value="0"/>
         <Parameter name="Randomize Start Values" type="bool" value="0"/>
@@ -3348,7 +3378,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_7" name="Metabolic Control Analysis" type="metabolicControlAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_5" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_3" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_9"/>
       </Problem>
@@ -3359,7 +3389,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_6" name="Lyapunov Exponents" type="lyapunovExponents" scheduled="false" updateModel="false">
-      <Report reference="Report_4" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_2" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="ExponentNumber" type="unsignedInteger" value="3"/>
         <Parameter name="DivergenceRequested" type="bool" value="1"/>
@@ -3374,7 +3404,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_5" name="Time Scale Separation Analysis" type="timeScaleSeparationAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_3" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_1" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="StepNumber" type="unsignedInteger" value="100"/>
         <Parameter name="StepSize" type="float" value="0.01"/>
@@ -3387,7 +3417,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_11" name="Sensitivities" type="sensitivities" scheduled="false" updateModel="false">
-      <Report reference="Report_2" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_0" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="SubtaskType" type="unsignedInteger" value="1"/>
         <ParameterGroup name="TargetFunctions">
@@ -3411,7 +3441,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_3" name="Moieties" type="moieties" scheduled="false" updateModel="false">
-      <Report reference="Report_1" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_12" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="Householder Reduction" type="Householder">
@@ -3454,7 +3484,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_1" name="Linear Noise Approximation" type="linearNoiseApproximation" scheduled="false" updateModel="false">
-      <Report reference="Report_0" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_13" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_9"/>
       </Problem>
@@ -3488,7 +3518,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_10" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3496,7 +3526,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_9" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_7" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3507,7 +3537,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_8" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_6" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3515,55 +3545,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_7" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_5" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_6" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_4" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_5" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_3" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3571,11 +3601,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_4" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_2" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3583,11 +3613,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_3" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_1" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3595,11 +3625,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_2" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_0" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3607,11 +3637,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_1" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_12" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3619,11 +3649,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_0" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_13" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3631,9 +3661,31 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_14" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y3 (layer 2 neuron 3 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -3642,7 +3694,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3651,10 +3703,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3663,10 +3715,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3675,10 +3727,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3687,10 +3739,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3699,10 +3751,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3711,10 +3763,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3723,10 +3775,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3735,10 +3787,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3747,10 +3799,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3759,10 +3811,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 3 (output)]" type="Curve2D">
+        <PlotItem name="[y3 (layer 2 neuron 3 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3771,7 +3823,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -3782,9 +3834,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -3795,9 +3845,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -3808,9 +3856,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -3821,9 +3867,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -3834,9 +3878,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -3847,9 +3889,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:44:49Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_0" name="crn2sbml 4-8-3 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_0">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:44:49Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:06Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:06Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,182 +80,170 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: 7b46b3fb4b813fa24af69f7dbfd1224207e7083af1f0e11729d75907136c2c5e</p>
     <p>Inputs (boundary species, feature order): x1 x2 x3 x4</p>
     <p>Outputs (output order): y1 y2 y3</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="7b46b3fb4b813fa24af69f7dbfd1224207e7083af1f0e11729d75907136c2c5e" crn2sbmlVersion="0.1.0" encoding="elementary" shape="4-8-3" activation="smoothed_relu" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_11" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_11" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_10" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_10" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_9" name="input feature 3" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_9" name="x3 (input feature 3)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_8" name="input feature 4" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_8" name="x4 (input feature 4)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_7" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_7" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_6" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_6" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_5" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_5" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_4" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_4" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_3" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_3" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_2" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_2" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_1" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_1" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_0" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_0" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_12" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_12" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_13" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_13" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_14" name="layer 2 neuron 3 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_14" name="y3 (layer 2 neuron 3 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_61" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_61" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_61">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_61">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -256,13 +260,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_60" name="layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_60" name="h1_1_limit: layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_60">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_60">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -272,7 +275,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_60" name="k1" value="1"/>
+          <Constant key="Parameter_60" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -286,13 +289,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_59" name="layer 1 neuron 1: bias +16.5737" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_59" name="h1_1_bias: layer 1 neuron 1: bias +16.5737" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_59">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_59">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -302,7 +304,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_59" name="k1" value="16.5737"/>
+          <Constant key="Parameter_59" name="k1" value="16.5736874175428"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -315,13 +317,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_58" name="layer 1 neuron 1: weight -1.33453 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_58" name="h1_1_w_x1: layer 1 neuron 1: weight -1.33453 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_58">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_58">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -332,7 +333,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_58" name="k1" value="1.33453"/>
+          <Constant key="Parameter_58" name="k1" value="1.33452505615632"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -346,13 +347,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_57" name="layer 1 neuron 1: weight -2.41023 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_57" name="h1_1_w_x2: layer 1 neuron 1: weight -2.41023 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_57">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_57">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -363,7 +363,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_57" name="k1" value="2.41023"/>
+          <Constant key="Parameter_57" name="k1" value="2.41023268248641"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -377,13 +377,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_56" name="layer 1 neuron 1: weight +0.00706492 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_56" name="h1_1_w_x3: layer 1 neuron 1: weight +0.00706492 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_56">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_56">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -395,7 +394,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_56" name="k1" value="0.00706492"/>
+          <Constant key="Parameter_56" name="k1" value="0.00706492013008587"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -409,13 +408,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_55" name="layer 1 neuron 1: weight -0.821915 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_55" name="h1_1_w_x4: layer 1 neuron 1: weight -0.821915 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_55">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_55">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -426,7 +424,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_55" name="k1" value="0.821915"/>
+          <Constant key="Parameter_55" name="k1" value="0.821915232491287"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -440,13 +438,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_54" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_54" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_54">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_54">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -463,13 +460,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_53" name="layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_53" name="h1_2_limit: layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_53">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_53">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -479,7 +475,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_53" name="k1" value="1"/>
+          <Constant key="Parameter_53" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -493,13 +489,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_52" name="layer 1 neuron 2: bias +6.49522" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_52" name="h1_2_bias: layer 1 neuron 2: bias +6.49522" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_52">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_52">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -509,7 +504,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_52" name="k1" value="6.49522"/>
+          <Constant key="Parameter_52" name="k1" value="6.4952226765524"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -522,13 +517,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_51" name="layer 1 neuron 2: weight +0.580336 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_51" name="h1_2_w_x1: layer 1 neuron 2: weight +0.580336 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_51">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_51">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -540,7 +534,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_51" name="k1" value="0.580336"/>
+          <Constant key="Parameter_51" name="k1" value="0.580335512300945"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -554,13 +548,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_50" name="layer 1 neuron 2: weight -2.43004 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_50" name="h1_2_w_x2: layer 1 neuron 2: weight -2.43004 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_50">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_50">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -571,7 +564,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_50" name="k1" value="2.43004"/>
+          <Constant key="Parameter_50" name="k1" value="2.43003951696079"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -585,13 +578,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_49" name="layer 1 neuron 2: weight -0.146852 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_49" name="h1_2_w_x3: layer 1 neuron 2: weight -0.146852 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_49">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_49">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -602,7 +594,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_49" name="k1" value="0.146852"/>
+          <Constant key="Parameter_49" name="k1" value="0.146852202165731"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -616,13 +608,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_48" name="layer 1 neuron 2: weight +0.536074 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_48" name="h1_2_w_x4: layer 1 neuron 2: weight +0.536074 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_48">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_48">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -634,7 +625,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_48" name="k1" value="0.536074"/>
+          <Constant key="Parameter_48" name="k1" value="0.536074157537826"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -648,13 +639,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_47" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_47" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_47">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_47">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -671,13 +661,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_46" name="layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_46" name="h1_3_limit: layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_46">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_46">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -687,7 +676,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_46" name="k1" value="1"/>
+          <Constant key="Parameter_46" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -701,20 +690,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_45" name="layer 1 neuron 3: bias -4.42041" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_45" name="h1_3_bias: layer 1 neuron 3: bias -4.42041" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_45">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_45">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_45" name="k1" value="4.42041"/>
+          <Constant key="Parameter_45" name="k1" value="4.42041090516833"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -727,13 +715,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_44" name="layer 1 neuron 3: weight +0.00193884 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_44" name="h1_3_w_x1: layer 1 neuron 3: weight +0.00193884 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_44">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_44">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -745,7 +732,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_44" name="k1" value="0.00193884"/>
+          <Constant key="Parameter_44" name="k1" value="0.00193884095546522"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -759,13 +746,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_43" name="layer 1 neuron 3: weight -0.229747 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_43" name="h1_3_w_x2: layer 1 neuron 3: weight -0.229747 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_43">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_43">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -776,7 +762,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_43" name="k1" value="0.229747"/>
+          <Constant key="Parameter_43" name="k1" value="0.229746807636215"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -790,13 +776,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_42" name="layer 1 neuron 3: weight +0.518721 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_42" name="h1_3_w_x3: layer 1 neuron 3: weight +0.518721 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_42">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_42">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -808,7 +793,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_42" name="k1" value="0.518721"/>
+          <Constant key="Parameter_42" name="k1" value="0.518721411073857"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -822,13 +807,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_41" name="layer 1 neuron 3: weight +2.06147 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_41" name="h1_3_w_x4: layer 1 neuron 3: weight +2.06147 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_41">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_41">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -840,7 +824,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_41" name="k1" value="2.06147"/>
+          <Constant key="Parameter_41" name="k1" value="2.06146972101613"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -854,13 +838,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_40" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_40" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_40">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_40">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -877,13 +860,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_39" name="layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_39" name="h1_4_limit: layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_39">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_39">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -893,7 +875,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_39" name="k1" value="1"/>
+          <Constant key="Parameter_39" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -907,13 +889,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_38" name="layer 1 neuron 4: bias +18.0325" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_38" name="h1_4_bias: layer 1 neuron 4: bias +18.0325" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_38">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_38">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -923,7 +904,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_38" name="k1" value="18.0325"/>
+          <Constant key="Parameter_38" name="k1" value="18.0324608085922"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -936,13 +917,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_37" name="layer 1 neuron 4: weight -2.73138 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_37" name="h1_4_w_x1: layer 1 neuron 4: weight -2.73138 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_37">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_37">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -953,7 +933,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_37" name="k1" value="2.73138"/>
+          <Constant key="Parameter_37" name="k1" value="2.73138395029304"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -967,13 +947,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_36" name="layer 1 neuron 4: weight +0.702568 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_36" name="h1_4_w_x2: layer 1 neuron 4: weight +0.702568 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_36">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_36">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -985,7 +964,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_36" name="k1" value="0.702568"/>
+          <Constant key="Parameter_36" name="k1" value="0.7025676961162"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -999,13 +978,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_35" name="layer 1 neuron 4: weight -0.78241 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_35" name="h1_4_w_x3: layer 1 neuron 4: weight -0.78241 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_35">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_35">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1016,7 +994,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_35" name="k1" value="0.78241"/>
+          <Constant key="Parameter_35" name="k1" value="0.782409811926088"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1030,13 +1008,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_34" name="layer 1 neuron 4: weight -0.856088 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_34" name="h1_4_w_x4: layer 1 neuron 4: weight -0.856088 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_34">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_34">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1047,7 +1024,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_34" name="k1" value="0.856088"/>
+          <Constant key="Parameter_34" name="k1" value="0.856087651249021"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1061,13 +1038,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_33" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_33" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_33">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_33">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1084,13 +1060,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_32" name="layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_32" name="h1_5_limit: layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_32">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_32">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1100,7 +1075,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_32" name="k1" value="1"/>
+          <Constant key="Parameter_32" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1114,13 +1089,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_31" name="layer 1 neuron 5: bias +7.64874" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_31" name="h1_5_bias: layer 1 neuron 5: bias +7.64874" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_31">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_31">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1130,7 +1104,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_31" name="k1" value="7.64874"/>
+          <Constant key="Parameter_31" name="k1" value="7.64873888656578"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1143,13 +1117,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_30" name="layer 1 neuron 5: weight -0.118575 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_30" name="h1_5_w_x1: layer 1 neuron 5: weight -0.118575 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_30">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_30">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1160,7 +1133,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_30" name="k1" value="0.118575"/>
+          <Constant key="Parameter_30" name="k1" value="0.118575139782037"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1174,13 +1147,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_29" name="layer 1 neuron 5: weight -1.09131 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_29" name="h1_5_w_x2: layer 1 neuron 5: weight -1.09131 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_29">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_29">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1191,7 +1163,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_29" name="k1" value="1.09131"/>
+          <Constant key="Parameter_29" name="k1" value="1.09130984956573"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1205,13 +1177,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_28" name="layer 1 neuron 5: weight -0.308286 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_28" name="h1_5_w_x3: layer 1 neuron 5: weight -0.308286 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_28">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_28">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1222,7 +1193,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_28" name="k1" value="0.308286"/>
+          <Constant key="Parameter_28" name="k1" value="0.308285563122358"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1236,13 +1207,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_27" name="layer 1 neuron 5: weight -1.72917 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_27" name="h1_5_w_x4: layer 1 neuron 5: weight -1.72917 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_27">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_27">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1253,7 +1223,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_27" name="k1" value="1.72917"/>
+          <Constant key="Parameter_27" name="k1" value="1.72917339914677"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1267,13 +1237,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_26" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_26" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_26">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_26">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1290,13 +1259,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_25" name="layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_25" name="h1_6_limit: layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_25">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_25">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1306,7 +1274,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_25" name="k1" value="1"/>
+          <Constant key="Parameter_25" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1320,13 +1288,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_24" name="layer 1 neuron 6: bias +1.53871" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_24" name="h1_6_bias: layer 1 neuron 6: bias +1.53871" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_24">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_24">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1336,7 +1303,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_24" name="k1" value="1.53871"/>
+          <Constant key="Parameter_24" name="k1" value="1.53871428164688"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1349,13 +1316,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_23" name="layer 1 neuron 6: weight -0.16335 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_23" name="h1_6_w_x1: layer 1 neuron 6: weight -0.16335 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1366,7 +1332,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_23" name="k1" value="0.16335"/>
+          <Constant key="Parameter_23" name="k1" value="0.163349798012408"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1380,13 +1346,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_22" name="layer 1 neuron 6: weight -2.83804 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_22" name="h1_6_w_x2: layer 1 neuron 6: weight -2.83804 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1397,7 +1362,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_22" name="k1" value="2.83804"/>
+          <Constant key="Parameter_22" name="k1" value="2.83803908239863"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1411,13 +1376,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_21" name="layer 1 neuron 6: weight +1.22041 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_21" name="h1_6_w_x3: layer 1 neuron 6: weight +1.22041 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1429,7 +1393,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_21" name="k1" value="1.22041"/>
+          <Constant key="Parameter_21" name="k1" value="1.22040940003998"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1443,13 +1407,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_20" name="layer 1 neuron 6: weight +2.28365 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_20" name="h1_6_w_x4: layer 1 neuron 6: weight +2.28365 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1461,7 +1424,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_20" name="k1" value="2.28365"/>
+          <Constant key="Parameter_20" name="k1" value="2.28365082157102"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1475,13 +1438,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_19" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_19" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1498,13 +1460,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_18" name="layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_18" name="h1_7_limit: layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1514,7 +1475,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_18" name="k1" value="1"/>
+          <Constant key="Parameter_18" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1528,13 +1489,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_17" name="layer 1 neuron 7: bias +1.25205" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_17" name="h1_7_bias: layer 1 neuron 7: bias +1.25205" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1544,7 +1504,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_17" name="k1" value="1.25205"/>
+          <Constant key="Parameter_17" name="k1" value="1.25205364465995"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1557,13 +1517,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_16" name="layer 1 neuron 7: weight -0.240206 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_16" name="h1_7_w_x1: layer 1 neuron 7: weight -0.240206 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1574,7 +1533,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_16" name="k1" value="0.240206"/>
+          <Constant key="Parameter_16" name="k1" value="0.240206081167104"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1588,13 +1547,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_15" name="layer 1 neuron 7: weight -2.66198 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_15" name="h1_7_w_x2: layer 1 neuron 7: weight -2.66198 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1605,7 +1563,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_15" name="k1" value="2.66198"/>
+          <Constant key="Parameter_15" name="k1" value="2.66197635613197"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1619,13 +1577,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_14" name="layer 1 neuron 7: weight +0.960563 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_14" name="h1_7_w_x3: layer 1 neuron 7: weight +0.960563 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1637,7 +1594,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_14" name="k1" value="0.960563"/>
+          <Constant key="Parameter_14" name="k1" value="0.960563162770372"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1651,13 +1608,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_13" name="layer 1 neuron 7: weight +2.9773 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_13" name="h1_7_w_x4: layer 1 neuron 7: weight +2.9773 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1669,7 +1625,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_13" name="k1" value="2.9773"/>
+          <Constant key="Parameter_13" name="k1" value="2.97730173164385"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1683,13 +1639,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_12" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_12" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1706,13 +1661,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_11" name="layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_11" name="h1_8_limit: layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1722,7 +1676,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_11" name="k1" value="1"/>
+          <Constant key="Parameter_11" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1736,13 +1690,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_10" name="layer 1 neuron 8: bias +7.86152" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_10" name="h1_8_bias: layer 1 neuron 8: bias +7.86152" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1752,7 +1705,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_10" name="k1" value="7.86152"/>
+          <Constant key="Parameter_10" name="k1" value="7.86152076441784"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1765,13 +1718,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_9" name="layer 1 neuron 8: weight -0.924042 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_9" name="h1_8_w_x1: layer 1 neuron 8: weight -0.924042 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1782,7 +1734,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_9" name="k1" value="0.924042"/>
+          <Constant key="Parameter_9" name="k1" value="0.924042421826858"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1796,13 +1748,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_8" name="layer 1 neuron 8: weight +0.951681 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_8" name="h1_8_w_x2: layer 1 neuron 8: weight +0.951681 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1814,7 +1765,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_8" name="k1" value="0.951681"/>
+          <Constant key="Parameter_8" name="k1" value="0.951680842936784"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1828,13 +1779,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_7" name="layer 1 neuron 8: weight -0.593037 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_7" name="h1_8_w_x3: layer 1 neuron 8: weight -0.593037 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1845,7 +1795,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_7" name="k1" value="0.593037"/>
+          <Constant key="Parameter_7" name="k1" value="0.593037297257021"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1859,13 +1809,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_6" name="layer 1 neuron 8: weight -2.42344 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_6" name="h1_8_w_x4: layer 1 neuron 8: weight -2.42344 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1876,7 +1825,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_6" name="k1" value="2.42344"/>
+          <Constant key="Parameter_6" name="k1" value="2.42343728783803"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1890,13 +1839,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_5" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_5" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1913,13 +1861,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_4" name="layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_4" name="y1_limit: layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1929,7 +1876,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_4" name="k1" value="1"/>
+          <Constant key="Parameter_4" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1943,20 +1890,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_3" name="layer 2 neuron 1 (output): bias -0.102719" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_3" name="y1_bias: layer 2 neuron 1 (output): bias -0.102719" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_3" name="k1" value="0.102719"/>
+          <Constant key="Parameter_3" name="k1" value="0.102719157934189"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1969,13 +1915,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_2" name="layer 2 neuron 1 (output): weight -0.269472 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_2" name="y1_w_h1_1: layer 2 neuron 1 (output): weight -0.269472 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1986,7 +1931,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_2" name="k1" value="0.269472"/>
+          <Constant key="Parameter_2" name="k1" value="0.269472271203995"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2000,13 +1945,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1" name="layer 2 neuron 1 (output): weight -0.599802 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -0.599802 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2017,7 +1961,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1" name="k1" value="0.599802"/>
+          <Constant key="Parameter_1" name="k1" value="0.599802434444427"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2031,13 +1975,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_0" name="layer 2 neuron 1 (output): weight -0.5642 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_0" name="y1_w_h1_3: layer 2 neuron 1 (output): weight -0.5642 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2048,7 +1991,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_0" name="k1" value="0.5642"/>
+          <Constant key="Parameter_0" name="k1" value="0.564200103282928"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2062,13 +2005,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_62" name="layer 2 neuron 1 (output): weight +1.0377 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_62" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +1.0377 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_62">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_62">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2080,7 +2022,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_62" name="k1" value="1.0377"/>
+          <Constant key="Parameter_62" name="k1" value="1.03770303726196"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2094,13 +2036,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_63" name="layer 2 neuron 1 (output): weight +0.773112 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_63" name="y1_w_h1_5: layer 2 neuron 1 (output): weight +0.773112 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_63">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_63">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2112,7 +2053,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_63" name="k1" value="0.773112"/>
+          <Constant key="Parameter_63" name="k1" value="0.773111581802368"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2126,13 +2067,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_64" name="layer 2 neuron 1 (output): weight -0.281668 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_64" name="y1_w_h1_6: layer 2 neuron 1 (output): weight -0.281668 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_64">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_64">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2143,7 +2083,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_64" name="k1" value="0.281668"/>
+          <Constant key="Parameter_64" name="k1" value="0.281668096780777"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2157,13 +2097,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_65" name="layer 2 neuron 1 (output): weight +0.120984 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_65" name="y1_w_h1_7: layer 2 neuron 1 (output): weight +0.120984 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_65">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_65">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2175,7 +2114,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_65" name="k1" value="0.120984"/>
+          <Constant key="Parameter_65" name="k1" value="0.120983876287937"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2189,13 +2128,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_66" name="layer 2 neuron 1 (output): weight +0.960039 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_66" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +0.960039 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_66">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_66">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2207,7 +2145,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_66" name="k1" value="0.960039"/>
+          <Constant key="Parameter_66" name="k1" value="0.960038900375366"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2221,13 +2159,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_67" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_67" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_67">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_67">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2244,13 +2181,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_68" name="layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_68" name="y2_limit: layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_68">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_68">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2260,7 +2196,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_68" name="k1" value="1"/>
+          <Constant key="Parameter_68" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2274,13 +2210,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_69" name="layer 2 neuron 2 (output): bias +1.92324" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_69" name="y2_bias: layer 2 neuron 2 (output): bias +1.92324" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_69">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_69">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2290,7 +2225,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_69" name="k1" value="1.92324"/>
+          <Constant key="Parameter_69" name="k1" value="1.92324304580688"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2303,13 +2238,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_70" name="layer 2 neuron 2 (output): weight +0.0158673 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_70" name="y2_w_h1_1: layer 2 neuron 2 (output): weight +0.0158673 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_70">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_70">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2321,7 +2255,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_70" name="k1" value="0.0158673"/>
+          <Constant key="Parameter_70" name="k1" value="0.0158673170953989"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2335,13 +2269,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_71" name="layer 2 neuron 2 (output): weight +1.64687 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_71" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +1.64687 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_71">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_71">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2353,7 +2286,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_71" name="k1" value="1.64687"/>
+          <Constant key="Parameter_71" name="k1" value="1.6468665599823"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2367,13 +2300,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_72" name="layer 2 neuron 2 (output): weight -0.640152 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_72" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -0.640152 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_72">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_72">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2384,7 +2316,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_72" name="k1" value="0.640152"/>
+          <Constant key="Parameter_72" name="k1" value="0.640152096748352"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2398,13 +2330,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_73" name="layer 2 neuron 2 (output): weight -0.90849 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_73" name="y2_w_h1_4: layer 2 neuron 2 (output): weight -0.90849 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_73">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_73">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2415,7 +2346,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_73" name="k1" value="0.90849"/>
+          <Constant key="Parameter_73" name="k1" value="0.908490240573883"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2429,13 +2360,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_74" name="layer 2 neuron 2 (output): weight +0.879523 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_74" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +0.879523 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_74">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_74">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2447,7 +2377,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_74" name="k1" value="0.879523"/>
+          <Constant key="Parameter_74" name="k1" value="0.879523456096649"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2461,13 +2391,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_75" name="layer 2 neuron 2 (output): weight -0.235026 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_75" name="y2_w_h1_6: layer 2 neuron 2 (output): weight -0.235026 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_75">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_75">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2478,7 +2407,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_75" name="k1" value="0.235026"/>
+          <Constant key="Parameter_75" name="k1" value="0.235026180744171"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2492,13 +2421,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_76" name="layer 2 neuron 2 (output): weight -0.748131 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_76" name="y2_w_h1_7: layer 2 neuron 2 (output): weight -0.748131 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_76">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_76">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2509,7 +2437,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_76" name="k1" value="0.748131"/>
+          <Constant key="Parameter_76" name="k1" value="0.748130857944489"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2523,13 +2451,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_77" name="layer 2 neuron 2 (output): weight -0.183278 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_77" name="y2_w_h1_8: layer 2 neuron 2 (output): weight -0.183278 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_77">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_77">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2540,7 +2467,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_77" name="k1" value="0.183278"/>
+          <Constant key="Parameter_77" name="k1" value="0.183277830481529"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2554,13 +2481,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_78" name="layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_78" name="y3_inflow: layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_78">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_78">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2577,13 +2503,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_79" name="layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_79" name="y3_limit: layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_79">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_79">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2593,7 +2518,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_79" name="k1" value="1"/>
+          <Constant key="Parameter_79" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2607,20 +2532,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_80" name="layer 2 neuron 3 (output): bias -0.457056" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_80" name="y3_bias: layer 2 neuron 3 (output): bias -0.457056" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_80">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_80">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_80" name="k1" value="0.457056"/>
+          <Constant key="Parameter_80" name="k1" value="0.457055896520615"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2633,13 +2557,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_81" name="layer 2 neuron 3 (output): weight -1.08597 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_81" name="y3_w_h1_1: layer 2 neuron 3 (output): weight -1.08597 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_81">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_81">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2650,7 +2573,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_81" name="k1" value="1.08597"/>
+          <Constant key="Parameter_81" name="k1" value="1.08597099781036"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2664,13 +2587,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_82" name="layer 2 neuron 3 (output): weight -0.0560749 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_82" name="y3_w_h1_2: layer 2 neuron 3 (output): weight -0.0560749 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_82">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_82">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2681,7 +2603,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_82" name="k1" value="0.0560749"/>
+          <Constant key="Parameter_82" name="k1" value="0.0560748688876629"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2695,13 +2617,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_83" name="layer 2 neuron 3 (output): weight +0.522506 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_83" name="y3_w_h1_3: layer 2 neuron 3 (output): weight +0.522506 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_83">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_83">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2713,7 +2634,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_83" name="k1" value="0.522506"/>
+          <Constant key="Parameter_83" name="k1" value="0.522506356239319"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2727,13 +2648,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_84" name="layer 2 neuron 3 (output): weight +0.097826 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_84" name="y3_w_h1_4: layer 2 neuron 3 (output): weight +0.097826 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_84">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_84">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2745,7 +2665,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_84" name="k1" value="0.097826"/>
+          <Constant key="Parameter_84" name="k1" value="0.0978260263800621"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2759,13 +2679,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_85" name="layer 2 neuron 3 (output): weight +0.194768 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_85" name="y3_w_h1_5: layer 2 neuron 3 (output): weight +0.194768 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_85">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_85">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2777,7 +2696,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_85" name="k1" value="0.194768"/>
+          <Constant key="Parameter_85" name="k1" value="0.194768324494362"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2791,13 +2710,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_86" name="layer 2 neuron 3 (output): weight +1.48359 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_86" name="y3_w_h1_6: layer 2 neuron 3 (output): weight +1.48359 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_86">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_86">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2809,7 +2727,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_86" name="k1" value="1.48359"/>
+          <Constant key="Parameter_86" name="k1" value="1.48359262943268"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2823,13 +2741,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_87" name="layer 2 neuron 3 (output): weight +1.68493 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_87" name="y3_w_h1_7: layer 2 neuron 3 (output): weight +1.68493 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_87">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_87">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2841,7 +2758,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_87" name="k1" value="1.68493"/>
+          <Constant key="Parameter_87" name="k1" value="1.68492615222931"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2855,13 +2772,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_88" name="layer 2 neuron 3 (output): weight -0.194002 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_88" name="y3_w_h1_8: layer 2 neuron 3 (output): weight -0.194002 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_88">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_88">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2872,7 +2788,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_88" name="k1" value="0.194002"/>
+          <Constant key="Parameter_88" name="k1" value="0.194001838564873"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2887,12 +2803,382 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         </KineticLaw>
       </Reaction>
     </ListOfReactions>
-    <ListOfModelParameterSets activeSet="ModelParameterSet_0">
-      <ModelParameterSet key="ModelParameterSet_0" name="Initial State">
+    <ListOfModelParameterSets activeSet="ModelParameterSet_3">
+      <ModelParameterSet key="ModelParameterSet_3" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +16.5737]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +16.5737],ParameterGroup=Parameters,Parameter=k1" value="16.5736874175428" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -1.33453 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -1.33453 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.33452505615632" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -2.41023 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -2.41023 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.4102326824864102" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight +0.00706492 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight +0.00706492 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0070649201300858697" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight -0.821915 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight -0.821915 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.82191523249128695" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +6.49522]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +6.49522],ParameterGroup=Parameters,Parameter=k1" value="6.4952226765523999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +0.580336 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +0.580336 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.58033551230094504" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -2.43004 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -2.43004 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.43003951696079" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -0.146852 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -0.146852 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.146852202165731" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.536074 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.536074 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.53607415753782595" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -4.42041]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -4.42041],ParameterGroup=Parameters,Parameter=k1" value="4.42041090516833" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +0.00193884 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +0.00193884 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.00193884095546522" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.229747 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.229747 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.22974680763621499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +0.518721 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +0.518721 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.51872141107385705" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +2.06147 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight +2.06147 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.0614697210161301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +18.0325]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +18.0325],ParameterGroup=Parameters,Parameter=k1" value="18.032460808592202" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -2.73138 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -2.73138 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.7313839502930399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +0.702568 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight +0.702568 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.70256769611619996" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight -0.78241 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight -0.78241 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.78240981192608805" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.856088 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.856088 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.85608765124902098" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +7.64874]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +7.64874],ParameterGroup=Parameters,Parameter=k1" value="7.6487388865657797" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.118575 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.118575 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.118575139782037" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -1.09131 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -1.09131 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.0913098495657301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -0.308286 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -0.308286 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.308285563122358" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -1.72917 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -1.72917 from x4],ParameterGroup=Parameters,Parameter=k1" value="1.7291733991467699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +1.53871]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias +1.53871],ParameterGroup=Parameters,Parameter=k1" value="1.53871428164688" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -0.16335 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight -0.16335 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.16334979801240801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -2.83804 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight -2.83804 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.8380390823986299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.22041 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.22041 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.2204094000399801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight +2.28365 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight +2.28365 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.2836508215710198" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias +1.25205]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias +1.25205],ParameterGroup=Parameters,Parameter=k1" value="1.2520536446599499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.240206 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -0.240206 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.24020608116710401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight -2.66198 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight -2.66198 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.6619763561319698" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +0.960563 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +0.960563 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.96056316277037201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +2.9773 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight +2.9773 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.9773017316438501" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +7.86152]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias +7.86152],ParameterGroup=Parameters,Parameter=k1" value="7.8615207644178398" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.924042 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.924042 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.92404242182685803" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +0.951681 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +0.951681 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.95168084293678401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -0.593037 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight -0.593037 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.59303729725702103" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -2.42344 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -2.42344 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.4234372878380301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias -0.102719]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias -0.102719],ParameterGroup=Parameters,Parameter=k1" value="0.102719157934189" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -0.269472 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -0.269472 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.26947227120399497" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -0.599802 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -0.599802 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.59980243444442705" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.5642 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -0.5642 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.56420010328292802" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +1.0377 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +1.0377 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.03770303726196" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +0.773112 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +0.773112 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.77311158180236805" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight -0.281668 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight -0.281668 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.28166809678077698" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +0.120984 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +0.120984 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.120983876287937" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.960039 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.960039 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.96003890037536599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.92324]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.92324],ParameterGroup=Parameters,Parameter=k1" value="1.9232430458068801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +0.0158673 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +0.0158673 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.015867317095398899" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.64687 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.64687 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.6468665599823" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.640152 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.640152 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.64015209674835205" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -0.90849 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -0.90849 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.90849024057388295" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.879523 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.879523 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.87952345609664895" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.235026 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.235026 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.235026180744171" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.748131 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.748131 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.74813085794448897" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.183278 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.183278 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.18327783048152901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.457056]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.457056],ParameterGroup=Parameters,Parameter=k1" value="0.45705589652061501" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.08597 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.08597 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.08597099781036" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight -0.0560749 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight -0.0560749 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.056074868887662901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +0.522506 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +0.522506 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.52250635623931896" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight +0.097826 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight +0.097826 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.097826026380062103" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.194768 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.194768 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.19476832449436199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight +1.48359 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight +1.48359 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.48359262943268" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +1.68493 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +1.68493 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="1.68492615222931" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight -0.194002 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight -0.194002 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.19400183856487299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+        </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_1" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_1">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.0712923128999996e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.2884138801999998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.1442069400999999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="2.408856716e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.4326208203000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.6861997011999999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="2.7099638055000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_0" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_0">
 </rdf:Description>
 </rdf:RDF>
@@ -2904,293 +3190,26 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 3]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 4]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="3.3121779845e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="2.1077496265e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="7.828784327e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.204428358e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +16.5737]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +16.5737],ParameterGroup=Parameters,Parameter=k1" value="16.5736874175428" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.33453 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.33453 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.33452505615632" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.41023 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.41023 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.4102326824864102" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.00706492 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.00706492 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.0070649201300858697" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.821915 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.821915 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.82191523249128695" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +6.49522]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +6.49522],ParameterGroup=Parameters,Parameter=k1" value="6.4952226765523999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.580336 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.580336 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.58033551230094504" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.43004 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.43004 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.43003951696079" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.146852 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.146852 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.146852202165731" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.536074 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.536074 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.53607415753782595" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -4.42041]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -4.42041],ParameterGroup=Parameters,Parameter=k1" value="4.42041090516833" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00193884 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00193884 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.00193884095546522" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.229747 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.229747 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.22974680763621499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.518721 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.518721 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.51872141107385705" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.06147 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.06147 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.0614697210161301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +18.0325]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +18.0325],ParameterGroup=Parameters,Parameter=k1" value="18.032460808592202" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -2.73138 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -2.73138 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.7313839502930399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.702568 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.702568 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.70256769611619996" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.78241 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.78241 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.78240981192608805" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.856088 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.856088 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.85608765124902098" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +7.64874]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +7.64874],ParameterGroup=Parameters,Parameter=k1" value="7.6487388865657797" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.118575 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.118575 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.118575139782037" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.09131 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.09131 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.0913098495657301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.308286 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.308286 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.308285563122358" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.72917 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.72917 from x4],ParameterGroup=Parameters,Parameter=k1" value="1.7291733991467699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +1.53871]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias +1.53871],ParameterGroup=Parameters,Parameter=k1" value="1.53871428164688" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.16335 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.16335 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.16334979801240801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.83804 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.83804 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.8380390823986299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.22041 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.22041 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.2204094000399801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +2.28365 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +2.28365 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.2836508215710198" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias +1.25205]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias +1.25205],ParameterGroup=Parameters,Parameter=k1" value="1.2520536446599499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.240206 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.240206 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.24020608116710401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -2.66198 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -2.66198 from x2],ParameterGroup=Parameters,Parameter=k1" value="2.6619763561319698" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.960563 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.960563 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.96056316277037201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +2.9773 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +2.9773 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.9773017316438501" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +7.86152]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias +7.86152],ParameterGroup=Parameters,Parameter=k1" value="7.8615207644178398" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.924042 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.924042 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.92404242182685803" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.951681 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.951681 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.95168084293678401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.593037 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.593037 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.59303729725702103" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.42344 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.42344 from x4],ParameterGroup=Parameters,Parameter=k1" value="2.4234372878380301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias -0.102719]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias -0.102719],ParameterGroup=Parameters,Parameter=k1" value="0.102719157934189" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.269472 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.269472 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.26947227120399497" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.599802 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.599802 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.59980243444442705" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.5642 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.5642 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.56420010328292802" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.0377 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.0377 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.03770303726196" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.773112 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.773112 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.77311158180236805" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.281668 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.281668 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.28166809678077698" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.120984 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.120984 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.120983876287937" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.960039 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.960039 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.96003890037536599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.92324]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.92324],ParameterGroup=Parameters,Parameter=k1" value="1.9232430458068801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.0158673 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.0158673 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="0.015867317095398899" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.64687 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.64687 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.6468665599823" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.640152 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.640152 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.64015209674835205" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.90849 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.90849 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.90849024057388295" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.879523 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.879523 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.87952345609664895" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.235026 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.235026 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.235026180744171" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.748131 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.748131 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.74813085794448897" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.183278 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.183278 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.18327783048152901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.457056]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.457056],ParameterGroup=Parameters,Parameter=k1" value="0.45705589652061501" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.08597 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.08597 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.08597099781036" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.0560749 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.0560749 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.056074868887662901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.522506 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.522506 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.52250635623931896" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.097826 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.097826 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.097826026380062103" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.194768 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.194768 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.19476832449436199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.48359 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.48359 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.48359262943268" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.68493 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.68493 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="1.68492615222931" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.194002 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.194002 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.19400183856487299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-        </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -3218,7 +3237,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </Model>
   <ListOfTasks>
     <Task key="Task_13" name="Steady-State" type="steadyState" scheduled="false" updateModel="false">
-      <Report reference="Report_10" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_11" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="JacobianRequested" type="bool" value="1"/>
         <Parameter name="StabilityAnalysisRequested" type="bool" value="1"/>
@@ -3240,9 +3259,9 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Report reference="Report_9" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.44721359549995798"/>
+        <Parameter name="Duration" type="float" value="89.442719099991592"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -3259,9 +3278,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_11" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_12" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -3474,7 +3504,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_10" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3482,7 +3512,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_9" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_9" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3493,7 +3523,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_8" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_8" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3501,55 +3531,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_7" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_7" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_6" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_6" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_5" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_5" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3557,11 +3587,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_4" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_4" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3569,11 +3599,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_3" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_3" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3581,11 +3611,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_2" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_2" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3593,11 +3623,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_1" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_1" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3605,11 +3635,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_0" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_0" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -3617,9 +3647,31 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_12" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y3 (layer 2 neuron 3 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -3628,7 +3680,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3637,10 +3689,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3649,10 +3701,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3661,10 +3713,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3673,10 +3725,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3685,10 +3737,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3697,10 +3749,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3709,10 +3761,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3721,10 +3773,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3733,10 +3785,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3745,10 +3797,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 3 (output)]" type="Curve2D">
+        <PlotItem name="[y3 (layer 2 neuron 3 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -3757,7 +3809,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 4-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -3768,9 +3820,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -3781,9 +3831,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -3794,9 +3842,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -3807,9 +3853,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -3820,9 +3864,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -3833,9 +3875,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:45:03Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_1" name="crn2sbml 13-8-3 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_1">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:45:03Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:23Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:23Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,272 +80,251 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: 1f1292aae776717bf5c7d392ea26b4fa577ca48dfabf9da80cbf198391d50fcf</p>
     <p>Inputs (boundary species, feature order): x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13</p>
     <p>Outputs (output order): y1 y2 y3</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="1f1292aae776717bf5c7d392ea26b4fa577ca48dfabf9da80cbf198391d50fcf" crn2sbmlVersion="0.1.0" encoding="elementary" shape="13-8-3" activation="saturating" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_75" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_75" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_75">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_75">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_76" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_76" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_76">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_76">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_77" name="input feature 3" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_77" name="x3 (input feature 3)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_77">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_77">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_78" name="input feature 4" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_78" name="x4 (input feature 4)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_78">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_78">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_79" name="input feature 5" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_79" name="x5 (input feature 5)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_79">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_79">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_80" name="input feature 6" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_80" name="x6 (input feature 6)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_80">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_80">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_81" name="input feature 7" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_81" name="x7 (input feature 7)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_81">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_81">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_82" name="input feature 8" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_82" name="x8 (input feature 8)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_82">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_82">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_83" name="input feature 9" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_83" name="x9 (input feature 9)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_83">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_83">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_84" name="input feature 10" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_84" name="x10 (input feature 10)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_84">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_84">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_85" name="input feature 11" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_85" name="x11 (input feature 11)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_85">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_85">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_86" name="input feature 12" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_86" name="x12 (input feature 12)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_86">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_86">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_87" name="input feature 13" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_87" name="x13 (input feature 13)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_87">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_87">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_88" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_88" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_88">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_88">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_89" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_89" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_89">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_89">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_74" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_74" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_74">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_74">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_73" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_73" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_73">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_73">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_72" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_72" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_72">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_72">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_71" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_71" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_71">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_71">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_70" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_70" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_70">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_70">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_69" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_69" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_69">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_69">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_68" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_68" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_68">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_68">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_67" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_67" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_67">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_67">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_66" name="layer 2 neuron 3 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_66" name="y3 (layer 2 neuron 3 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_66">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_66">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_1173" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1173" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1173">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1173">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -346,13 +341,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1174" name="layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1174" name="h1_1_limit: layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1174">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1174">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -362,7 +356,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1174" name="k1" value="1"/>
+          <Constant key="Parameter_1174" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -376,13 +370,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1175" name="layer 1 neuron 1: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1175" name="h1_1_y3: layer 1 neuron 1: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1175">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1175">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -407,13 +400,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1176" name="layer 1 neuron 1: bias +37.921" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1176" name="h1_1_bias: layer 1 neuron 1: bias +37.921" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1176">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1176">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -423,7 +415,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1176" name="k1" value="37.921"/>
+          <Constant key="Parameter_1176" name="k1" value="37.9209503362013"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -436,13 +428,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1177" name="layer 1 neuron 1: weight -2.49024 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1177" name="h1_1_w_x1: layer 1 neuron 1: weight -2.49024 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1177">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1177">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -453,7 +444,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1177" name="k1" value="2.49024"/>
+          <Constant key="Parameter_1177" name="k1" value="2.49024110214141"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -467,13 +458,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1178" name="layer 1 neuron 1: weight -0.0450332 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1178" name="h1_1_w_x2: layer 1 neuron 1: weight -0.0450332 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1178">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1178">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -484,7 +474,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1178" name="k1" value="0.0450332"/>
+          <Constant key="Parameter_1178" name="k1" value="0.0450332250792526"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -498,13 +488,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1179" name="layer 1 neuron 1: weight -3.1124 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1179" name="h1_1_w_x3: layer 1 neuron 1: weight -3.1124 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1179">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1179">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -515,7 +504,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1179" name="k1" value="3.1124"/>
+          <Constant key="Parameter_1179" name="k1" value="3.11240291346812"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -529,13 +518,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1180" name="layer 1 neuron 1: weight +0.264958 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1180" name="h1_1_w_x4: layer 1 neuron 1: weight +0.264958 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1180">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1180">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -547,7 +535,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1180" name="k1" value="0.264958"/>
+          <Constant key="Parameter_1180" name="k1" value="0.264957786022377"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -561,13 +549,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1181" name="layer 1 neuron 1: weight -0.0282261 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1181" name="h1_1_w_x5: layer 1 neuron 1: weight -0.0282261 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1181">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1181">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -578,7 +565,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1181" name="k1" value="0.0282261"/>
+          <Constant key="Parameter_1181" name="k1" value="0.0282261364814293"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -592,13 +579,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1182" name="layer 1 neuron 1: weight -0.584397 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1182" name="h1_1_w_x6: layer 1 neuron 1: weight -0.584397 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1182">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1182">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -609,7 +595,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1182" name="k1" value="0.584397"/>
+          <Constant key="Parameter_1182" name="k1" value="0.584397146940962"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -623,13 +609,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1183" name="layer 1 neuron 1: weight +0.312774 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1183" name="h1_1_w_x7: layer 1 neuron 1: weight +0.312774 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1183">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1183">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -641,7 +626,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1183" name="k1" value="0.312774"/>
+          <Constant key="Parameter_1183" name="k1" value="0.312774309055502"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -655,13 +640,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1184" name="layer 1 neuron 1: weight -1.99835 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1184" name="h1_1_w_x8: layer 1 neuron 1: weight -1.99835 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1184">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1184">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -672,7 +656,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1184" name="k1" value="1.99835"/>
+          <Constant key="Parameter_1184" name="k1" value="1.9983495617395"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -686,13 +670,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1185" name="layer 1 neuron 1: weight +0.977111 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1185" name="h1_1_w_x9: layer 1 neuron 1: weight +0.977111 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1185">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1185">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -704,7 +687,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1185" name="k1" value="0.977111"/>
+          <Constant key="Parameter_1185" name="k1" value="0.97711081727187"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -718,13 +701,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1186" name="layer 1 neuron 1: weight -0.195555 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1186" name="h1_1_w_x10: layer 1 neuron 1: weight -0.195555 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1186">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1186">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -735,7 +717,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1186" name="k1" value="0.195555"/>
+          <Constant key="Parameter_1186" name="k1" value="0.195554543972123"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -749,13 +731,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1187" name="layer 1 neuron 1: weight +2.83296 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1187" name="h1_1_w_x11: layer 1 neuron 1: weight +2.83296 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1187">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1187">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -767,7 +748,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1187" name="k1" value="2.83296"/>
+          <Constant key="Parameter_1187" name="k1" value="2.83296062237265"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -781,13 +762,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1188" name="layer 1 neuron 1: weight +1.145 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1188" name="h1_1_w_x12: layer 1 neuron 1: weight +1.145 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1188">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1188">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -799,7 +779,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1188" name="k1" value="1.145"/>
+          <Constant key="Parameter_1188" name="k1" value="1.14500056568921"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -813,13 +793,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1189" name="layer 1 neuron 1: weight -0.00591097 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1189" name="h1_1_w_x13: layer 1 neuron 1: weight -0.00591097 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1189">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1189">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -830,7 +809,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1189" name="k1" value="0.00591097"/>
+          <Constant key="Parameter_1189" name="k1" value="0.00591096659923464"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -844,13 +823,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1190" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1190" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1190">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1190">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -867,13 +845,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1191" name="layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1191" name="h1_2_limit: layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1191">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1191">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -883,7 +860,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1191" name="k1" value="1"/>
+          <Constant key="Parameter_1191" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -897,13 +874,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1192" name="layer 1 neuron 2: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1192" name="h1_2_y3: layer 1 neuron 2: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1192">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1192">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -928,13 +904,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1193" name="layer 1 neuron 2: bias +35.9635" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1193" name="h1_2_bias: layer 1 neuron 2: bias +35.9635" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1193">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1193">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -944,7 +919,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1193" name="k1" value="35.9635"/>
+          <Constant key="Parameter_1193" name="k1" value="35.963513161043"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -957,13 +932,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1194" name="layer 1 neuron 2: weight -1.7581 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1194" name="h1_2_w_x1: layer 1 neuron 2: weight -1.7581 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1194">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1194">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -974,7 +948,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1194" name="k1" value="1.7581"/>
+          <Constant key="Parameter_1194" name="k1" value="1.75810153159079"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -988,13 +962,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1195" name="layer 1 neuron 2: weight -0.318381 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1195" name="h1_2_w_x2: layer 1 neuron 2: weight -0.318381 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1195">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1195">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1005,7 +978,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1195" name="k1" value="0.318381"/>
+          <Constant key="Parameter_1195" name="k1" value="0.318381317818648"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1019,13 +992,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1196" name="layer 1 neuron 2: weight -4.26819 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1196" name="h1_2_w_x3: layer 1 neuron 2: weight -4.26819 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1196">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1196">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1036,7 +1008,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1196" name="k1" value="4.26819"/>
+          <Constant key="Parameter_1196" name="k1" value="4.26819437448496"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1050,13 +1022,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1197" name="layer 1 neuron 2: weight +0.372388 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1197" name="h1_2_w_x4: layer 1 neuron 2: weight +0.372388 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1197">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1197">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1068,7 +1039,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1197" name="k1" value="0.372388"/>
+          <Constant key="Parameter_1197" name="k1" value="0.372388173143604"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1082,13 +1053,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1198" name="layer 1 neuron 2: weight +0.0195152 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1198" name="h1_2_w_x5: layer 1 neuron 2: weight +0.0195152 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1198">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1198">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1100,7 +1070,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1198" name="k1" value="0.0195152"/>
+          <Constant key="Parameter_1198" name="k1" value="0.0195152260277192"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1114,13 +1084,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1199" name="layer 1 neuron 2: weight -0.269311 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1199" name="h1_2_w_x6: layer 1 neuron 2: weight -0.269311 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1199">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1199">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1131,7 +1100,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1199" name="k1" value="0.269311"/>
+          <Constant key="Parameter_1199" name="k1" value="0.269311174066049"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1145,13 +1114,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1200" name="layer 1 neuron 2: weight -0.950702 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1200" name="h1_2_w_x7: layer 1 neuron 2: weight -0.950702 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1200">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1200">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1162,7 +1130,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1200" name="k1" value="0.950702"/>
+          <Constant key="Parameter_1200" name="k1" value="0.950702082313882"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1176,13 +1144,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1201" name="layer 1 neuron 2: weight -1.77708 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1201" name="h1_2_w_x8: layer 1 neuron 2: weight -1.77708 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1201">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1201">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1193,7 +1160,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1201" name="k1" value="1.77708"/>
+          <Constant key="Parameter_1201" name="k1" value="1.77707837765695"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1207,13 +1174,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1202" name="layer 1 neuron 2: weight +0.0938011 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1202" name="h1_2_w_x9: layer 1 neuron 2: weight +0.0938011 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1202">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1202">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1225,7 +1191,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1202" name="k1" value="0.0938011"/>
+          <Constant key="Parameter_1202" name="k1" value="0.0938010550708743"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1239,13 +1205,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1203" name="layer 1 neuron 2: weight -0.434239 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1203" name="h1_2_w_x10: layer 1 neuron 2: weight -0.434239 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1203">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1203">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1256,7 +1221,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1203" name="k1" value="0.434239"/>
+          <Constant key="Parameter_1203" name="k1" value="0.434239439938926"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1270,13 +1235,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1204" name="layer 1 neuron 2: weight +3.58381 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1204" name="h1_2_w_x11: layer 1 neuron 2: weight +3.58381 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1204">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1204">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1288,7 +1252,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1204" name="k1" value="3.58381"/>
+          <Constant key="Parameter_1204" name="k1" value="3.58381181279914"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1302,13 +1266,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1205" name="layer 1 neuron 2: weight -0.685318 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1205" name="h1_2_w_x12: layer 1 neuron 2: weight -0.685318 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1205">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1205">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1319,7 +1282,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1205" name="k1" value="0.685318"/>
+          <Constant key="Parameter_1205" name="k1" value="0.685318245120146"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1333,13 +1296,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1206" name="layer 1 neuron 2: weight -0.00778482 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1206" name="h1_2_w_x13: layer 1 neuron 2: weight -0.00778482 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1206">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1206">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1350,7 +1312,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1206" name="k1" value="0.00778482"/>
+          <Constant key="Parameter_1206" name="k1" value="0.00778482381690335"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1364,13 +1326,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1207" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1207" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1207">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1207">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1387,13 +1348,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1208" name="layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1208" name="h1_3_limit: layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1208">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1208">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1403,7 +1363,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_74" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1208" name="k1" value="1"/>
+          <Constant key="Parameter_1208" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1417,13 +1377,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1209" name="layer 1 neuron 3: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1209" name="h1_3_y3: layer 1 neuron 3: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1209">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1209">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1448,20 +1407,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1210" name="layer 1 neuron 3: bias -10.2284" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1210" name="h1_3_bias: layer 1 neuron 3: bias -10.2284" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1210">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1210">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_74" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1210" name="k1" value="10.2284"/>
+          <Constant key="Parameter_1210" name="k1" value="10.2283677499776"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1474,13 +1432,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1211" name="layer 1 neuron 3: weight +1.07045 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1211" name="h1_3_w_x1: layer 1 neuron 3: weight +1.07045 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1211">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1211">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1492,7 +1449,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1211" name="k1" value="1.07045"/>
+          <Constant key="Parameter_1211" name="k1" value="1.07044638484502"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1506,13 +1463,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1212" name="layer 1 neuron 3: weight -0.150534 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1212" name="h1_3_w_x2: layer 1 neuron 3: weight -0.150534 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1212">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1212">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1523,7 +1479,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1212" name="k1" value="0.150534"/>
+          <Constant key="Parameter_1212" name="k1" value="0.150533804613359"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1537,13 +1493,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1213" name="layer 1 neuron 3: weight +4.06041 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1213" name="h1_3_w_x3: layer 1 neuron 3: weight +4.06041 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1213">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1213">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1555,7 +1510,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1213" name="k1" value="4.06041"/>
+          <Constant key="Parameter_1213" name="k1" value="4.06040764596775"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1569,13 +1524,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1214" name="layer 1 neuron 3: weight -0.0326837 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1214" name="h1_3_w_x4: layer 1 neuron 3: weight -0.0326837 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1214">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1214">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1586,7 +1540,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1214" name="k1" value="0.0326837"/>
+          <Constant key="Parameter_1214" name="k1" value="0.0326837194832149"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1600,13 +1554,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1215" name="layer 1 neuron 3: weight +0.00630664 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1215" name="h1_3_w_x5: layer 1 neuron 3: weight +0.00630664 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1215">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1215">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1618,7 +1571,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1215" name="k1" value="0.00630664"/>
+          <Constant key="Parameter_1215" name="k1" value="0.00630663974648464"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1632,13 +1585,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1216" name="layer 1 neuron 3: weight -0.337677 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1216" name="h1_3_w_x6: layer 1 neuron 3: weight -0.337677 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1216">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1216">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1649,7 +1601,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1216" name="k1" value="0.337677"/>
+          <Constant key="Parameter_1216" name="k1" value="0.337676681064447"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1663,13 +1615,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1217" name="layer 1 neuron 3: weight -1.29532 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1217" name="h1_3_w_x7: layer 1 neuron 3: weight -1.29532 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1217">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1217">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1680,7 +1631,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1217" name="k1" value="1.29532"/>
+          <Constant key="Parameter_1217" name="k1" value="1.29532425846209"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1694,13 +1645,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1218" name="layer 1 neuron 3: weight +0.161387 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1218" name="h1_3_w_x8: layer 1 neuron 3: weight +0.161387 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1218">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1218">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1712,7 +1662,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1218" name="k1" value="0.161387"/>
+          <Constant key="Parameter_1218" name="k1" value="0.161386667245143"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1726,13 +1676,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1219" name="layer 1 neuron 3: weight -1.42678 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1219" name="h1_3_w_x9: layer 1 neuron 3: weight -1.42678 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1219">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1219">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1743,7 +1692,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1219" name="k1" value="1.42678"/>
+          <Constant key="Parameter_1219" name="k1" value="1.42678206597007"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1757,13 +1706,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1220" name="layer 1 neuron 3: weight +0.55395 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1220" name="h1_3_w_x10: layer 1 neuron 3: weight +0.55395 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1220">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1220">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1775,7 +1723,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1220" name="k1" value="0.55395"/>
+          <Constant key="Parameter_1220" name="k1" value="0.553950214790305"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1789,13 +1737,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1221" name="layer 1 neuron 3: weight -9.01281 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1221" name="h1_3_w_x11: layer 1 neuron 3: weight -9.01281 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1221">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1221">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1806,7 +1753,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1221" name="k1" value="9.01281"/>
+          <Constant key="Parameter_1221" name="k1" value="9.01281205042963"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1820,13 +1767,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1222" name="layer 1 neuron 3: weight -1.39428 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1222" name="h1_3_w_x12: layer 1 neuron 3: weight -1.39428 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1222">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1222">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1837,7 +1783,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1222" name="k1" value="1.39428"/>
+          <Constant key="Parameter_1222" name="k1" value="1.39427832531863"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1851,13 +1797,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1223" name="layer 1 neuron 3: weight +0.00176124 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1223" name="h1_3_w_x13: layer 1 neuron 3: weight +0.00176124 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1223">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1223">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1869,7 +1814,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1223" name="k1" value="0.00176124"/>
+          <Constant key="Parameter_1223" name="k1" value="0.00176124476515245"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1883,13 +1828,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1224" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1224" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1224">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1224">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1906,13 +1850,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1225" name="layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1225" name="h1_4_limit: layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1225">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1225">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1922,7 +1865,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_73" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1225" name="k1" value="1"/>
+          <Constant key="Parameter_1225" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1936,13 +1879,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1226" name="layer 1 neuron 4: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1226" name="h1_4_y3: layer 1 neuron 4: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1226">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1226">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1967,20 +1909,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1227" name="layer 1 neuron 4: bias -7.55946" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1227" name="h1_4_bias: layer 1 neuron 4: bias -7.55946" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1227">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1227">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_73" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1227" name="k1" value="7.55946"/>
+          <Constant key="Parameter_1227" name="k1" value="7.55946494886822"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1993,13 +1934,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1228" name="layer 1 neuron 4: weight -0.0552042 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1228" name="h1_4_w_x1: layer 1 neuron 4: weight -0.0552042 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1228">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1228">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2010,7 +1950,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1228" name="k1" value="0.0552042"/>
+          <Constant key="Parameter_1228" name="k1" value="0.0552041911264743"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2024,13 +1964,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1229" name="layer 1 neuron 4: weight -1.62432 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1229" name="h1_4_w_x2: layer 1 neuron 4: weight -1.62432 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1229">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1229">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2041,7 +1980,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1229" name="k1" value="1.62432"/>
+          <Constant key="Parameter_1229" name="k1" value="1.62432241533733"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2055,13 +1994,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1230" name="layer 1 neuron 4: weight +0.449759 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1230" name="h1_4_w_x3: layer 1 neuron 4: weight +0.449759 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1230">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1230">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2073,7 +2011,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1230" name="k1" value="0.449759"/>
+          <Constant key="Parameter_1230" name="k1" value="0.449759278917791"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2087,13 +2025,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1231" name="layer 1 neuron 4: weight -0.317635 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1231" name="h1_4_w_x4: layer 1 neuron 4: weight -0.317635 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1231">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1231">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2104,7 +2041,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1231" name="k1" value="0.317635"/>
+          <Constant key="Parameter_1231" name="k1" value="0.317634917961759"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2118,13 +2055,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1232" name="layer 1 neuron 4: weight +0.0424727 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1232" name="h1_4_w_x5: layer 1 neuron 4: weight +0.0424727 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1232">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1232">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2136,7 +2072,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1232" name="k1" value="0.0424727"/>
+          <Constant key="Parameter_1232" name="k1" value="0.042472694977509"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2150,13 +2086,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1233" name="layer 1 neuron 4: weight +1.82119 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1233" name="h1_4_w_x6: layer 1 neuron 4: weight +1.82119 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1233">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1233">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2168,7 +2103,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1233" name="k1" value="1.82119"/>
+          <Constant key="Parameter_1233" name="k1" value="1.82119274603054"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2182,13 +2117,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1234" name="layer 1 neuron 4: weight +0.661351 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1234" name="h1_4_w_x7: layer 1 neuron 4: weight +0.661351 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1234">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1234">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2200,7 +2134,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1234" name="k1" value="0.661351"/>
+          <Constant key="Parameter_1234" name="k1" value="0.661351143385321"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2214,13 +2148,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1235" name="layer 1 neuron 4: weight +3.84059 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1235" name="h1_4_w_x8: layer 1 neuron 4: weight +3.84059 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1235">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1235">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2232,7 +2165,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1235" name="k1" value="3.84059"/>
+          <Constant key="Parameter_1235" name="k1" value="3.84059370708326"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2246,13 +2179,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1236" name="layer 1 neuron 4: weight -0.652982 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1236" name="h1_4_w_x9: layer 1 neuron 4: weight -0.652982 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1236">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1236">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2263,7 +2195,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1236" name="k1" value="0.652982"/>
+          <Constant key="Parameter_1236" name="k1" value="0.652981696080576"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2277,13 +2209,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1237" name="layer 1 neuron 4: weight -0.235561 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1237" name="h1_4_w_x10: layer 1 neuron 4: weight -0.235561 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1237">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1237">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2294,7 +2225,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1237" name="k1" value="0.235561"/>
+          <Constant key="Parameter_1237" name="k1" value="0.235561113437249"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2308,13 +2239,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1238" name="layer 1 neuron 4: weight +5.00057 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1238" name="h1_4_w_x11: layer 1 neuron 4: weight +5.00057 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1238">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1238">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2326,7 +2256,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1238" name="k1" value="5.00057"/>
+          <Constant key="Parameter_1238" name="k1" value="5.00056994055353"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2340,13 +2270,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1239" name="layer 1 neuron 4: weight +1.6662 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1239" name="h1_4_w_x12: layer 1 neuron 4: weight +1.6662 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1239">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1239">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2358,7 +2287,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1239" name="k1" value="1.6662"/>
+          <Constant key="Parameter_1239" name="k1" value="1.66620082379026"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2372,13 +2301,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1240" name="layer 1 neuron 4: weight +0.000720855 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1240" name="h1_4_w_x13: layer 1 neuron 4: weight +0.000720855 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1240">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1240">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2390,7 +2318,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1240" name="k1" value="0.000720855"/>
+          <Constant key="Parameter_1240" name="k1" value="0.000720855119831865"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2404,13 +2332,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1241" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1241" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1241">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1241">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2427,13 +2354,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1242" name="layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1242" name="h1_5_limit: layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1242">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1242">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2443,7 +2369,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_72" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1242" name="k1" value="1"/>
+          <Constant key="Parameter_1242" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2457,13 +2383,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1243" name="layer 1 neuron 5: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1243" name="h1_5_y3: layer 1 neuron 5: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1243">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1243">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2488,13 +2413,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1244" name="layer 1 neuron 5: bias +15.368" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1244" name="h1_5_bias: layer 1 neuron 5: bias +15.368" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1244">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1244">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2504,7 +2428,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_72" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1244" name="k1" value="15.368"/>
+          <Constant key="Parameter_1244" name="k1" value="15.3679977564154"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2517,13 +2441,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1245" name="layer 1 neuron 5: weight -0.206353 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1245" name="h1_5_w_x1: layer 1 neuron 5: weight -0.206353 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1245">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1245">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2534,7 +2457,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1245" name="k1" value="0.206353"/>
+          <Constant key="Parameter_1245" name="k1" value="0.206353418520746"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2548,13 +2471,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1246" name="layer 1 neuron 5: weight -0.252621 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1246" name="h1_5_w_x2: layer 1 neuron 5: weight -0.252621 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1246">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1246">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2565,7 +2487,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1246" name="k1" value="0.252621"/>
+          <Constant key="Parameter_1246" name="k1" value="0.252620542351912"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2579,13 +2501,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1247" name="layer 1 neuron 5: weight -2.02241 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1247" name="h1_5_w_x3: layer 1 neuron 5: weight -2.02241 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1247">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1247">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2596,7 +2517,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1247" name="k1" value="2.02241"/>
+          <Constant key="Parameter_1247" name="k1" value="2.02240770739675"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2610,13 +2531,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1248" name="layer 1 neuron 5: weight -0.0235681 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1248" name="h1_5_w_x4: layer 1 neuron 5: weight -0.0235681 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1248">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1248">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2627,7 +2547,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1248" name="k1" value="0.0235681"/>
+          <Constant key="Parameter_1248" name="k1" value="0.0235680612899723"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2641,13 +2561,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1249" name="layer 1 neuron 5: weight -0.0581509 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1249" name="h1_5_w_x5: layer 1 neuron 5: weight -0.0581509 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1249">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1249">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2658,7 +2577,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1249" name="k1" value="0.0581509"/>
+          <Constant key="Parameter_1249" name="k1" value="0.0581509490336819"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2672,13 +2591,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1250" name="layer 1 neuron 5: weight -0.353485 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1250" name="h1_5_w_x6: layer 1 neuron 5: weight -0.353485 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1250">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1250">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2689,7 +2607,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1250" name="k1" value="0.353485"/>
+          <Constant key="Parameter_1250" name="k1" value="0.353485253441139"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2703,13 +2621,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1251" name="layer 1 neuron 5: weight -0.624539 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1251" name="h1_5_w_x7: layer 1 neuron 5: weight -0.624539 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1251">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1251">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2720,7 +2637,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1251" name="k1" value="0.624539"/>
+          <Constant key="Parameter_1251" name="k1" value="0.624538901104675"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2734,13 +2651,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1252" name="layer 1 neuron 5: weight +9.54523 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1252" name="h1_5_w_x8: layer 1 neuron 5: weight +9.54523 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1252">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1252">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2752,7 +2668,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1252" name="k1" value="9.54523"/>
+          <Constant key="Parameter_1252" name="k1" value="9.54522695742948"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2766,13 +2682,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1253" name="layer 1 neuron 5: weight -0.992716 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1253" name="h1_5_w_x9: layer 1 neuron 5: weight -0.992716 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1253">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1253">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2783,7 +2698,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1253" name="k1" value="0.992716"/>
+          <Constant key="Parameter_1253" name="k1" value="0.992715892851544"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2797,13 +2712,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1254" name="layer 1 neuron 5: weight -0.383832 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1254" name="h1_5_w_x10: layer 1 neuron 5: weight -0.383832 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1254">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1254">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2814,7 +2728,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1254" name="k1" value="0.383832"/>
+          <Constant key="Parameter_1254" name="k1" value="0.383831848239624"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2828,13 +2742,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1255" name="layer 1 neuron 5: weight +0.712816 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1255" name="h1_5_w_x11: layer 1 neuron 5: weight +0.712816 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1255">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1255">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2846,7 +2759,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1255" name="k1" value="0.712816"/>
+          <Constant key="Parameter_1255" name="k1" value="0.712815509837583"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2860,13 +2773,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1256" name="layer 1 neuron 5: weight +0.0386302 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1256" name="h1_5_w_x12: layer 1 neuron 5: weight +0.0386302 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1256">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1256">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2878,7 +2790,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1256" name="k1" value="0.0386302"/>
+          <Constant key="Parameter_1256" name="k1" value="0.0386302124214952"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2892,13 +2804,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1257" name="layer 1 neuron 5: weight +0.000321608 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1257" name="h1_5_w_x13: layer 1 neuron 5: weight +0.000321608 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1257">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1257">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2910,7 +2821,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1257" name="k1" value="0.000321608"/>
+          <Constant key="Parameter_1257" name="k1" value="0.00032160846616516"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2924,13 +2835,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1258" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1258" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1258">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1258">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2947,13 +2857,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1259" name="layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1259" name="h1_6_limit: layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1259">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1259">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2963,7 +2872,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_71" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1259" name="k1" value="1"/>
+          <Constant key="Parameter_1259" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2977,13 +2886,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1260" name="layer 1 neuron 6: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1260" name="h1_6_y3: layer 1 neuron 6: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1260">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1260">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3008,20 +2916,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1261" name="layer 1 neuron 6: bias -31.1492" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1261" name="h1_6_bias: layer 1 neuron 6: bias -31.1492" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1261">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1261">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_71" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1261" name="k1" value="31.1492"/>
+          <Constant key="Parameter_1261" name="k1" value="31.1492357159832"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3034,13 +2941,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1172" name="layer 1 neuron 6: weight +1.51109 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1172" name="h1_6_w_x1: layer 1 neuron 6: weight +1.51109 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1172">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1172">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3052,7 +2958,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1172" name="k1" value="1.51109"/>
+          <Constant key="Parameter_1172" name="k1" value="1.51109451390098"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3066,13 +2972,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1171" name="layer 1 neuron 6: weight +0.427052 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1171" name="h1_6_w_x2: layer 1 neuron 6: weight +0.427052 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1171">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1171">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3084,7 +2989,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1171" name="k1" value="0.427052"/>
+          <Constant key="Parameter_1171" name="k1" value="0.427052472246611"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3098,13 +3003,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1170" name="layer 1 neuron 6: weight +1.91426 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1170" name="h1_6_w_x3: layer 1 neuron 6: weight +1.91426 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1170">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1170">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3116,7 +3020,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1170" name="k1" value="1.91426"/>
+          <Constant key="Parameter_1170" name="k1" value="1.91426058786557"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3130,13 +3034,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1169" name="layer 1 neuron 6: weight -0.347145 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1169" name="h1_6_w_x4: layer 1 neuron 6: weight -0.347145 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1169">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1169">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3147,7 +3050,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1169" name="k1" value="0.347145"/>
+          <Constant key="Parameter_1169" name="k1" value="0.347144801298388"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3161,13 +3064,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1168" name="layer 1 neuron 6: weight +0.0372846 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1168" name="h1_6_w_x5: layer 1 neuron 6: weight +0.0372846 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1168">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1168">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3179,7 +3081,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1168" name="k1" value="0.0372846"/>
+          <Constant key="Parameter_1168" name="k1" value="0.0372845845736054"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3193,13 +3095,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1167" name="layer 1 neuron 6: weight -0.357545 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1167" name="h1_6_w_x6: layer 1 neuron 6: weight -0.357545 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1167">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1167">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3210,7 +3111,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1167" name="k1" value="0.357545"/>
+          <Constant key="Parameter_1167" name="k1" value="0.357545184689753"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3224,13 +3125,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1166" name="layer 1 neuron 6: weight +1.35295 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1166" name="h1_6_w_x7: layer 1 neuron 6: weight +1.35295 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1166">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1166">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3242,7 +3142,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1166" name="k1" value="1.35295"/>
+          <Constant key="Parameter_1166" name="k1" value="1.35295361780345"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3256,13 +3156,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1165" name="layer 1 neuron 6: weight -2.72928 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1165" name="h1_6_w_x8: layer 1 neuron 6: weight -2.72928 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1165">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1165">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3273,7 +3172,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1165" name="k1" value="2.72928"/>
+          <Constant key="Parameter_1165" name="k1" value="2.72927939462885"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3287,13 +3186,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1164" name="layer 1 neuron 6: weight -0.321051 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1164" name="h1_6_w_x9: layer 1 neuron 6: weight -0.321051 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1164">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1164">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3304,7 +3202,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1164" name="k1" value="0.321051"/>
+          <Constant key="Parameter_1164" name="k1" value="0.321050588295986"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3318,13 +3216,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1163" name="layer 1 neuron 6: weight +0.294773 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1163" name="h1_6_w_x10: layer 1 neuron 6: weight +0.294773 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1163">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1163">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3336,7 +3233,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1163" name="k1" value="0.294773"/>
+          <Constant key="Parameter_1163" name="k1" value="0.294772934740527"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3350,13 +3247,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1162" name="layer 1 neuron 6: weight +1.81226 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1162" name="h1_6_w_x11: layer 1 neuron 6: weight +1.81226 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1162">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1162">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3368,7 +3264,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1162" name="k1" value="1.81226"/>
+          <Constant key="Parameter_1162" name="k1" value="1.81225640430788"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3382,13 +3278,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1161" name="layer 1 neuron 6: weight +1.48134 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1161" name="h1_6_w_x12: layer 1 neuron 6: weight +1.48134 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1161">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1161">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3400,7 +3295,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1161" name="k1" value="1.48134"/>
+          <Constant key="Parameter_1161" name="k1" value="1.48134162572963"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3414,13 +3309,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1160" name="layer 1 neuron 6: weight +0.0032984 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1160" name="h1_6_w_x13: layer 1 neuron 6: weight +0.0032984 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1160">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1160">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3432,7 +3326,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1160" name="k1" value="0.0032984"/>
+          <Constant key="Parameter_1160" name="k1" value="0.00329840493757738"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3446,13 +3340,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1159" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1159" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1159">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1159">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -3469,13 +3362,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1158" name="layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1158" name="h1_7_limit: layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1158">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1158">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3485,7 +3377,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_70" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1158" name="k1" value="1"/>
+          <Constant key="Parameter_1158" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3499,13 +3391,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1157" name="layer 1 neuron 7: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1157" name="h1_7_y3: layer 1 neuron 7: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1157">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1157">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3530,20 +3421,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1156" name="layer 1 neuron 7: bias -27.4147" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1156" name="h1_7_bias: layer 1 neuron 7: bias -27.4147" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1156">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1156">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_70" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1156" name="k1" value="27.4147"/>
+          <Constant key="Parameter_1156" name="k1" value="27.4146725666926"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3556,13 +3446,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1155" name="layer 1 neuron 7: weight +1.46005 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1155" name="h1_7_w_x1: layer 1 neuron 7: weight +1.46005 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1155">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1155">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3574,7 +3463,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1155" name="k1" value="1.46005"/>
+          <Constant key="Parameter_1155" name="k1" value="1.46005368768811"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3588,13 +3477,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1154" name="layer 1 neuron 7: weight +0.700115 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1154" name="h1_7_w_x2: layer 1 neuron 7: weight +0.700115 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1154">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1154">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3606,7 +3494,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1154" name="k1" value="0.700115"/>
+          <Constant key="Parameter_1154" name="k1" value="0.700114530294913"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3620,13 +3508,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1153" name="layer 1 neuron 7: weight +3.91301 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1153" name="h1_7_w_x3: layer 1 neuron 7: weight +3.91301 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1153">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1153">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3638,7 +3525,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1153" name="k1" value="3.91301"/>
+          <Constant key="Parameter_1153" name="k1" value="3.91300675209392"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3652,13 +3539,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1152" name="layer 1 neuron 7: weight -0.510379 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1152" name="h1_7_w_x4: layer 1 neuron 7: weight -0.510379 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1152">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1152">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3669,7 +3555,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1152" name="k1" value="0.510379"/>
+          <Constant key="Parameter_1152" name="k1" value="0.510379147781813"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3683,13 +3569,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1151" name="layer 1 neuron 7: weight +0.0144788 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1151" name="h1_7_w_x5: layer 1 neuron 7: weight +0.0144788 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1151">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1151">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3701,7 +3586,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1151" name="k1" value="0.0144788"/>
+          <Constant key="Parameter_1151" name="k1" value="0.0144788104403458"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3715,13 +3600,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1150" name="layer 1 neuron 7: weight -0.275755 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1150" name="h1_7_w_x6: layer 1 neuron 7: weight -0.275755 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1150">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1150">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3732,7 +3616,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1150" name="k1" value="0.275755"/>
+          <Constant key="Parameter_1150" name="k1" value="0.275754880871066"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3746,13 +3630,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1149" name="layer 1 neuron 7: weight +1.13479 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1149" name="h1_7_w_x7: layer 1 neuron 7: weight +1.13479 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1149">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1149">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3764,7 +3647,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1149" name="k1" value="1.13479"/>
+          <Constant key="Parameter_1149" name="k1" value="1.13478695751512"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3778,13 +3661,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1148" name="layer 1 neuron 7: weight -5.59825 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1148" name="h1_7_w_x8: layer 1 neuron 7: weight -5.59825 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1148">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1148">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3795,7 +3677,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1148" name="k1" value="5.59825"/>
+          <Constant key="Parameter_1148" name="k1" value="5.59825082523652"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3809,13 +3691,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1147" name="layer 1 neuron 7: weight -1.06486 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1147" name="h1_7_w_x9: layer 1 neuron 7: weight -1.06486 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1147">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1147">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3826,7 +3707,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1147" name="k1" value="1.06486"/>
+          <Constant key="Parameter_1147" name="k1" value="1.06486371171402"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3840,13 +3721,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1146" name="layer 1 neuron 7: weight +0.410561 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1146" name="h1_7_w_x10: layer 1 neuron 7: weight +0.410561 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1146">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1146">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3858,7 +3738,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1146" name="k1" value="0.410561"/>
+          <Constant key="Parameter_1146" name="k1" value="0.410560842843806"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3872,13 +3752,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1145" name="layer 1 neuron 7: weight -0.844397 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1145" name="h1_7_w_x11: layer 1 neuron 7: weight -0.844397 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1145">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1145">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3889,7 +3768,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1145" name="k1" value="0.844397"/>
+          <Constant key="Parameter_1145" name="k1" value="0.844396933113094"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3903,13 +3782,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1144" name="layer 1 neuron 7: weight +1.78402 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1144" name="h1_7_w_x12: layer 1 neuron 7: weight +1.78402 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1144">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1144">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3921,7 +3799,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1144" name="k1" value="1.78402"/>
+          <Constant key="Parameter_1144" name="k1" value="1.78401790782586"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3935,13 +3813,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1143" name="layer 1 neuron 7: weight +0.00521237 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1143" name="h1_7_w_x13: layer 1 neuron 7: weight +0.00521237 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1143">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1143">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3953,7 +3830,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1143" name="k1" value="0.00521237"/>
+          <Constant key="Parameter_1143" name="k1" value="0.00521237089900044"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3967,13 +3844,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1142" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1142" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1142">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1142">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -3990,13 +3866,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1141" name="layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1141" name="h1_8_limit: layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1141">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1141">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4006,7 +3881,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_69" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1141" name="k1" value="1"/>
+          <Constant key="Parameter_1141" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4020,13 +3895,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1140" name="layer 1 neuron 8: -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1140" name="h1_8_y3: layer 1 neuron 8: -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1140">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1140">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4051,20 +3925,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1139" name="layer 1 neuron 8: bias -11.5545" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1139" name="h1_8_bias: layer 1 neuron 8: bias -11.5545" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1139">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1139">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_69" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1139" name="k1" value="11.5545"/>
+          <Constant key="Parameter_1139" name="k1" value="11.5545298417183"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4077,13 +3950,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1138" name="layer 1 neuron 8: weight +0.342009 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1138" name="h1_8_w_x1: layer 1 neuron 8: weight +0.342009 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1138">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1138">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4095,7 +3967,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_75" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1138" name="k1" value="0.342009"/>
+          <Constant key="Parameter_1138" name="k1" value="0.342009364447998"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4109,13 +3981,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1137" name="layer 1 neuron 8: weight -0.0238236 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1137" name="h1_8_w_x2: layer 1 neuron 8: weight -0.0238236 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1137">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1137">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4126,7 +3997,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_76" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1137" name="k1" value="0.0238236"/>
+          <Constant key="Parameter_1137" name="k1" value="0.0238235601451332"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4140,13 +4011,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1136" name="layer 1 neuron 8: weight +8.75771 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1136" name="h1_8_w_x3: layer 1 neuron 8: weight +8.75771 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1136">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1136">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4158,7 +4028,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_77" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1136" name="k1" value="8.75771"/>
+          <Constant key="Parameter_1136" name="k1" value="8.7577131962511"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4172,13 +4042,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1135" name="layer 1 neuron 8: weight -0.0934524 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1135" name="h1_8_w_x4: layer 1 neuron 8: weight -0.0934524 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1135">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1135">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4189,7 +4058,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_78" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1135" name="k1" value="0.0934524"/>
+          <Constant key="Parameter_1135" name="k1" value="0.0934524345207922"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4203,13 +4072,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1134" name="layer 1 neuron 8: weight -0.0317545 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1134" name="h1_8_w_x5: layer 1 neuron 8: weight -0.0317545 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1134">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1134">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4220,7 +4088,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_79" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1134" name="k1" value="0.0317545"/>
+          <Constant key="Parameter_1134" name="k1" value="0.0317544733821793"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4234,13 +4102,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1133" name="layer 1 neuron 8: weight +0.0891699 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1133" name="h1_8_w_x6: layer 1 neuron 8: weight +0.0891699 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1133">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1133">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4252,7 +4119,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_80" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1133" name="k1" value="0.0891699"/>
+          <Constant key="Parameter_1133" name="k1" value="0.0891699471668072"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4266,13 +4133,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1132" name="layer 1 neuron 8: weight -1.71266 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1132" name="h1_8_w_x7: layer 1 neuron 8: weight -1.71266 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1132">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1132">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4283,7 +4149,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_81" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1132" name="k1" value="1.71266"/>
+          <Constant key="Parameter_1132" name="k1" value="1.71265739796917"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4297,13 +4163,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1131" name="layer 1 neuron 8: weight -4.35359 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1131" name="h1_8_w_x8: layer 1 neuron 8: weight -4.35359 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1131">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1131">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4314,7 +4179,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_82" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1131" name="k1" value="4.35359"/>
+          <Constant key="Parameter_1131" name="k1" value="4.35359370328242"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4328,13 +4193,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1130" name="layer 1 neuron 8: weight -1.34686 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1130" name="h1_8_w_x9: layer 1 neuron 8: weight -1.34686 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1130">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1130">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4345,7 +4209,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_83" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1130" name="k1" value="1.34686"/>
+          <Constant key="Parameter_1130" name="k1" value="1.34686057197296"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4359,13 +4223,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1129" name="layer 1 neuron 8: weight +1.41767 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1129" name="h1_8_w_x10: layer 1 neuron 8: weight +1.41767 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1129">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1129">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4377,7 +4240,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_84" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1129" name="k1" value="1.41767"/>
+          <Constant key="Parameter_1129" name="k1" value="1.41766838748092"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4391,13 +4254,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1128" name="layer 1 neuron 8: weight -8.68237 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1128" name="h1_8_w_x11: layer 1 neuron 8: weight -8.68237 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1128">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1128">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4408,7 +4270,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_85" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1128" name="k1" value="8.68237"/>
+          <Constant key="Parameter_1128" name="k1" value="8.68237469920684"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4422,13 +4284,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1127" name="layer 1 neuron 8: weight -0.959092 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1127" name="h1_8_w_x12: layer 1 neuron 8: weight -0.959092 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1127">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1127">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4439,7 +4300,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_86" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1127" name="k1" value="0.959092"/>
+          <Constant key="Parameter_1127" name="k1" value="0.959092118766954"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4453,13 +4314,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1126" name="layer 1 neuron 8: weight +0.00360266 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1126" name="h1_8_w_x13: layer 1 neuron 8: weight +0.00360266 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1126">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1126">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4471,7 +4331,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_87" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1126" name="k1" value="0.00360266"/>
+          <Constant key="Parameter_1126" name="k1" value="0.00360265635382355"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4485,13 +4345,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1125" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1125" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1125">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1125">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4508,13 +4367,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1124" name="layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1124" name="y1_limit: layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1124">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1124">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4524,7 +4382,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1124" name="k1" value="1"/>
+          <Constant key="Parameter_1124" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4538,13 +4396,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1123" name="layer 2 neuron 1 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1123" name="y1_y3: layer 2 neuron 1 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1123">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1123">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4569,13 +4426,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1122" name="layer 2 neuron 1 (output): bias +0.489888" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1122" name="y1_bias: layer 2 neuron 1 (output): bias +0.489888" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1122">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1122">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4585,7 +4441,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1122" name="k1" value="0.489888"/>
+          <Constant key="Parameter_1122" name="k1" value="0.489887654781342"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4598,13 +4454,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1121" name="layer 2 neuron 1 (output): weight -1.26153 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1121" name="y1_w_h1_1: layer 2 neuron 1 (output): weight -1.26153 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1121">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1121">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4615,7 +4470,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1121" name="k1" value="1.26153"/>
+          <Constant key="Parameter_1121" name="k1" value="1.26153326034546"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4629,13 +4484,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1120" name="layer 2 neuron 1 (output): weight -1.45906 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1120" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -1.45906 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1120">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1120">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4646,7 +4500,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_89" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1120" name="k1" value="1.45906"/>
+          <Constant key="Parameter_1120" name="k1" value="1.45905518531799"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4660,13 +4514,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1119" name="layer 2 neuron 1 (output): weight -1.92963 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1119" name="y1_w_h1_3: layer 2 neuron 1 (output): weight -1.92963 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1119">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1119">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4677,7 +4530,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_74" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1119" name="k1" value="1.92963"/>
+          <Constant key="Parameter_1119" name="k1" value="1.92962563037872"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4691,13 +4544,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1118" name="layer 2 neuron 1 (output): weight +1.09961 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1118" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +1.09961 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1118">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1118">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4709,7 +4561,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1118" name="k1" value="1.09961"/>
+          <Constant key="Parameter_1118" name="k1" value="1.09961330890656"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4723,13 +4575,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1117" name="layer 2 neuron 1 (output): weight -0.038402 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1117" name="y1_w_h1_5: layer 2 neuron 1 (output): weight -0.038402 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1117">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1117">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4740,7 +4591,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_72" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1117" name="k1" value="0.038402"/>
+          <Constant key="Parameter_1117" name="k1" value="0.0384020134806633"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4754,13 +4605,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1116" name="layer 2 neuron 1 (output): weight +1.0032 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1116" name="y1_w_h1_6: layer 2 neuron 1 (output): weight +1.0032 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1116">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1116">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4772,7 +4622,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1116" name="k1" value="1.0032"/>
+          <Constant key="Parameter_1116" name="k1" value="1.00319576263428"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4786,13 +4636,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1115" name="layer 2 neuron 1 (output): weight +2.61456 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1115" name="y1_w_h1_7: layer 2 neuron 1 (output): weight +2.61456 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1115">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1115">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4804,7 +4653,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1115" name="k1" value="2.61456"/>
+          <Constant key="Parameter_1115" name="k1" value="2.61456251144409"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4818,13 +4667,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1114" name="layer 2 neuron 1 (output): weight +0.91241 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1114" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +0.91241 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1114">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1114">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4836,7 +4684,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_68" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1114" name="k1" value="0.91241"/>
+          <Constant key="Parameter_1114" name="k1" value="0.912409543991089"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4850,13 +4698,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1113" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1113" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1113">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1113">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4873,13 +4720,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1112" name="layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1112" name="y2_limit: layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1112">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1112">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4889,7 +4735,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1112" name="k1" value="1"/>
+          <Constant key="Parameter_1112" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4903,13 +4749,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1111" name="layer 2 neuron 2 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1111" name="y2_y3: layer 2 neuron 2 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1111">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1111">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4934,13 +4779,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1110" name="layer 2 neuron 2 (output): bias +0.761428" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1110" name="y2_bias: layer 2 neuron 2 (output): bias +0.761428" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1110">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1110">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4950,7 +4794,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1110" name="k1" value="0.761428"/>
+          <Constant key="Parameter_1110" name="k1" value="0.761427521705627"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4963,13 +4807,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1109" name="layer 2 neuron 2 (output): weight +1.1626 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1109" name="y2_w_h1_1: layer 2 neuron 2 (output): weight +1.1626 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1109">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1109">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4981,7 +4824,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1109" name="k1" value="1.1626"/>
+          <Constant key="Parameter_1109" name="k1" value="1.16260254383087"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4995,13 +4838,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1108" name="layer 2 neuron 2 (output): weight +2.07959 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1108" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +2.07959 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1108">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1108">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5013,7 +4855,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1108" name="k1" value="2.07959"/>
+          <Constant key="Parameter_1108" name="k1" value="2.07958960533142"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5027,13 +4869,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1107" name="layer 2 neuron 2 (output): weight -0.964499 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1107" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -0.964499 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1107">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1107">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5044,7 +4885,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_74" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1107" name="k1" value="0.964499"/>
+          <Constant key="Parameter_1107" name="k1" value="0.964499175548553"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5058,13 +4899,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1106" name="layer 2 neuron 2 (output): weight +0.867836 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1106" name="y2_w_h1_4: layer 2 neuron 2 (output): weight +0.867836 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1106">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1106">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5076,7 +4916,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1106" name="k1" value="0.867836"/>
+          <Constant key="Parameter_1106" name="k1" value="0.867835700511932"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5090,13 +4930,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1105" name="layer 2 neuron 2 (output): weight +0.936861 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1105" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +0.936861 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1105">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1105">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5108,7 +4947,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_67" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1105" name="k1" value="0.936861"/>
+          <Constant key="Parameter_1105" name="k1" value="0.936861097812653"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5122,13 +4961,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1104" name="layer 2 neuron 2 (output): weight -0.677169 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1104" name="y2_w_h1_6: layer 2 neuron 2 (output): weight -0.677169 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1104">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1104">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5139,7 +4977,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_71" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1104" name="k1" value="0.677169"/>
+          <Constant key="Parameter_1104" name="k1" value="0.677168607711792"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5153,13 +4991,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1103" name="layer 2 neuron 2 (output): weight -0.628289 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1103" name="y2_w_h1_7: layer 2 neuron 2 (output): weight -0.628289 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1103">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1103">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5170,7 +5007,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_70" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1103" name="k1" value="0.628289"/>
+          <Constant key="Parameter_1103" name="k1" value="0.628289461135864"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5184,13 +5021,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1102" name="layer 2 neuron 2 (output): weight -1.86923 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1102" name="y2_w_h1_8: layer 2 neuron 2 (output): weight -1.86923 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1102">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1102">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5201,7 +5037,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_69" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1102" name="k1" value="1.86923"/>
+          <Constant key="Parameter_1102" name="k1" value="1.86923480033875"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5215,13 +5051,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1101" name="layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1101" name="y3_inflow: layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1101">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1101">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -5238,13 +5073,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1100" name="layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1100" name="y3_limit: layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1100">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1100">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5254,7 +5088,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1100" name="k1" value="1"/>
+          <Constant key="Parameter_1100" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5268,13 +5102,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1099" name="layer 2 neuron 3 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1099" name="y3_y3: layer 2 neuron 3 (output): -0.1·y^3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1099">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1099">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5299,20 +5132,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1098" name="layer 2 neuron 3 (output): bias -0.437095" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1098" name="y3_bias: layer 2 neuron 3 (output): bias -0.437095" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1098">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1098">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_66" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_1098" name="k1" value="0.437095"/>
+          <Constant key="Parameter_1098" name="k1" value="0.43709471821785"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5325,13 +5157,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1097" name="layer 2 neuron 3 (output): weight -1.74726 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1097" name="y3_w_h1_1: layer 2 neuron 3 (output): weight -1.74726 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1097">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1097">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5342,7 +5173,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_88" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1097" name="k1" value="1.74726"/>
+          <Constant key="Parameter_1097" name="k1" value="1.74726045131683"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5356,13 +5187,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1096" name="layer 2 neuron 3 (output): weight +0.520727 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1096" name="y3_w_h1_2: layer 2 neuron 3 (output): weight +0.520727 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1096">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1096">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5374,7 +5204,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1096" name="k1" value="0.520727"/>
+          <Constant key="Parameter_1096" name="k1" value="0.520727455615997"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5388,13 +5218,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1095" name="layer 2 neuron 3 (output): weight +1.20308 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1095" name="y3_w_h1_3: layer 2 neuron 3 (output): weight +1.20308 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1095">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1095">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5406,7 +5235,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1095" name="k1" value="1.20308"/>
+          <Constant key="Parameter_1095" name="k1" value="1.20307755470276"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5420,13 +5249,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1094" name="layer 2 neuron 3 (output): weight -1.11779 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1094" name="y3_w_h1_4: layer 2 neuron 3 (output): weight -1.11779 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1094">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1094">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5437,7 +5265,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_73" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1094" name="k1" value="1.11779"/>
+          <Constant key="Parameter_1094" name="k1" value="1.1177886724472"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5451,13 +5279,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1093" name="layer 2 neuron 3 (output): weight +0.271893 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1093" name="y3_w_h1_5: layer 2 neuron 3 (output): weight +0.271893 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1093">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1093">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5469,7 +5296,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1093" name="k1" value="0.271893"/>
+          <Constant key="Parameter_1093" name="k1" value="0.271893173456192"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5483,13 +5310,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1092" name="layer 2 neuron 3 (output): weight -0.525589 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1092" name="y3_w_h1_6: layer 2 neuron 3 (output): weight -0.525589 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1092">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1092">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5500,7 +5326,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_71" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1092" name="k1" value="0.525589"/>
+          <Constant key="Parameter_1092" name="k1" value="0.525589346885681"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5514,13 +5340,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1091" name="layer 2 neuron 3 (output): weight +0.429897 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1091" name="y3_w_h1_7: layer 2 neuron 3 (output): weight +0.429897 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1091">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1091">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5532,7 +5357,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1091" name="k1" value="0.429897"/>
+          <Constant key="Parameter_1091" name="k1" value="0.429896682500839"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5546,13 +5371,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1090" name="layer 2 neuron 3 (output): weight +2.1579 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1090" name="y3_w_h1_8: layer 2 neuron 3 (output): weight +2.1579 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1090">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1090">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5564,7 +5388,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_66" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1090" name="k1" value="2.1579"/>
+          <Constant key="Parameter_1090" name="k1" value="2.15790152549744"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5582,9 +5406,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <ListOfModelParameterSets activeSet="ModelParameterSet_1">
       <ModelParameterSet key="ModelParameterSet_1" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_1">
 </rdf:Description>
 </rdf:RDF>
@@ -5596,551 +5418,683 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 3]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 4]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 5]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 6]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 7]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 8]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 9]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 10]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 11]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 12]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 13]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_y3: layer 1 neuron 1: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_y3: layer 1 neuron 1: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +37.921]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +37.921],ParameterGroup=Parameters,Parameter=k1" value="37.920950336201301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +37.921]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +37.921],ParameterGroup=Parameters,Parameter=k1" value="37.920950336201301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.49024 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.49024 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.4902411021414101" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -2.49024 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -2.49024 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.4902411021414101" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0450332 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0450332 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.045033225079252601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0450332 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0450332 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.045033225079252601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -3.1124 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -3.1124 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.1124029134681201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -3.1124 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -3.1124 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.1124029134681201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.264958 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.264958 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.26495778602237702" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +0.264958 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +0.264958 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.26495778602237702" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0282261 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0282261 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.028226136481429302" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -0.0282261 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -0.0282261 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.028226136481429302" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.584397 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.584397 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.58439714694096201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -0.584397 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -0.584397 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.58439714694096201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.312774 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.312774 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.31277430905550202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight +0.312774 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight +0.312774 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.31277430905550202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.99835 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.99835 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.9983495617395" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight -1.99835 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight -1.99835 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.9983495617395" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.977111 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.977111 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.97711081727186999" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight +0.977111 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight +0.977111 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.97711081727186999" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.195555 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.195555 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.19555454397212299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight -0.195555 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight -0.195555 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.19555454397212299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.83296 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.83296 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.8329606223726498" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +2.83296 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +2.83296 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.8329606223726498" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.145 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.145 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.1450005656892099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +1.145 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +1.145 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.1450005656892099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00591097 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00591097 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0059109665992346403" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.00591097 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.00591097 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0059109665992346403" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_y3: layer 1 neuron 2: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_y3: layer 1 neuron 2: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +35.9635]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +35.9635],ParameterGroup=Parameters,Parameter=k1" value="35.963513161042997" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +35.9635]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +35.9635],ParameterGroup=Parameters,Parameter=k1" value="35.963513161042997" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.7581 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.7581 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.75810153159079" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -1.7581 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -1.7581 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.75810153159079" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.318381 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.318381 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.31838131781864798" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.318381 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.318381 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.31838131781864798" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -4.26819 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -4.26819 from x3],ParameterGroup=Parameters,Parameter=k1" value="4.2681943744849598" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -4.26819 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -4.26819 from x3],ParameterGroup=Parameters,Parameter=k1" value="4.2681943744849598" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.372388 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.372388 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.37238817314360401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.372388 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.372388 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.37238817314360401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0195152 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0195152 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.019515226027719199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight +0.0195152 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight +0.0195152 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.019515226027719199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.269311 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.269311 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.26931117406604899" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.269311 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.269311 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.26931117406604899" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.950702 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.950702 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.95070208231388198" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -0.950702 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -0.950702 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.95070208231388198" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.77708 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.77708 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.7770783776569501" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -1.77708 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -1.77708 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.7770783776569501" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0938011 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0938011 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.093801055070874301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight +0.0938011 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight +0.0938011 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.093801055070874301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.434239 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.434239 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.434239439938926" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -0.434239 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -0.434239 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.434239439938926" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +3.58381 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +3.58381 from x11],ParameterGroup=Parameters,Parameter=k1" value="3.5838118127991399" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight +3.58381 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight +3.58381 from x11],ParameterGroup=Parameters,Parameter=k1" value="3.5838118127991399" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.685318 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.685318 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.68531824512014605" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -0.685318 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -0.685318 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.68531824512014605" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00778482 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00778482 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0077848238169033503" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.00778482 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.00778482 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0077848238169033503" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_y3: layer 1 neuron 3: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_y3: layer 1 neuron 3: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -10.2284]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -10.2284],ParameterGroup=Parameters,Parameter=k1" value="10.2283677499776" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -10.2284]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -10.2284],ParameterGroup=Parameters,Parameter=k1" value="10.2283677499776" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.07045 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +1.07045 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.0704463848450201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +1.07045 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +1.07045 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.0704463848450201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.150534 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.150534 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.150533804613359" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.150534 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.150534 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.150533804613359" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.06041 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +4.06041 from x3],ParameterGroup=Parameters,Parameter=k1" value="4.0604076459677501" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +4.06041 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +4.06041 from x3],ParameterGroup=Parameters,Parameter=k1" value="4.0604076459677501" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0326837 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0326837 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.032683719483214899" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight -0.0326837 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight -0.0326837 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.032683719483214899" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00630664 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00630664 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0063066397464846399" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +0.00630664 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +0.00630664 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0063066397464846399" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.337677 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.337677 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.33767668106444698" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight -0.337677 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight -0.337677 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.33767668106444698" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.29532 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.29532 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.2953242584620901" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight -1.29532 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight -1.29532 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.2953242584620901" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.161387 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.161387 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.161386667245143" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight +0.161387 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight +0.161387 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.161386667245143" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.42678 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.42678 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.4267820659700701" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight -1.42678 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight -1.42678 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.4267820659700701" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.55395 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.55395 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.55395021479030504" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +0.55395 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +0.55395 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.55395021479030504" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -9.01281 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -9.01281 from x11],ParameterGroup=Parameters,Parameter=k1" value="9.0128120504296305" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -9.01281 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -9.01281 from x11],ParameterGroup=Parameters,Parameter=k1" value="9.0128120504296305" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.39428 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.39428 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3942783253186299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight -1.39428 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight -1.39428 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3942783253186299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00176124 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00176124 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00176124476515245" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.00176124 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.00176124 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00176124476515245" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_y3: layer 1 neuron 4: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_y3: layer 1 neuron 4: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -7.55946]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -7.55946],ParameterGroup=Parameters,Parameter=k1" value="7.5594649488682197" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -7.55946]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -7.55946],ParameterGroup=Parameters,Parameter=k1" value="7.5594649488682197" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0552042 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0552042 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.055204191126474303" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -0.0552042 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -0.0552042 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.055204191126474303" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.62432 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.62432 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.6243224153373299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.62432 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.62432 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.6243224153373299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.449759 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.449759 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.44975927891779099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +0.449759 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +0.449759 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.44975927891779099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.317635 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.317635 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.31763491796175902" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.317635 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.317635 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.31763491796175902" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0424727 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0424727 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.042472694977509003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +0.0424727 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +0.0424727 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.042472694977509003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.82119 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.82119 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.8211927460305399" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +1.82119 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +1.82119 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.8211927460305399" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.661351 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.661351 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.66135114338532097" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.661351 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.661351 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.66135114338532097" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +3.84059 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +3.84059 from x8],ParameterGroup=Parameters,Parameter=k1" value="3.8405937070832601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +3.84059 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +3.84059 from x8],ParameterGroup=Parameters,Parameter=k1" value="3.8405937070832601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.652982 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.652982 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.65298169608057599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -0.652982 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -0.652982 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.65298169608057599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.235561 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.235561 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.235561113437249" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight -0.235561 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight -0.235561 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.235561113437249" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.00057 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.00057 from x11],ParameterGroup=Parameters,Parameter=k1" value="5.0005699405535298" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +5.00057 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +5.00057 from x11],ParameterGroup=Parameters,Parameter=k1" value="5.0005699405535298" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.6662 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.6662 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.6662008237902599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight +1.6662 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight +1.6662 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.6662008237902599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000720855 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000720855 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00072085511983186498" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight +0.000720855 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight +0.000720855 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00072085511983186498" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_y3: layer 1 neuron 5: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_y3: layer 1 neuron 5: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +15.368]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +15.368],ParameterGroup=Parameters,Parameter=k1" value="15.3679977564154" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +15.368]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +15.368],ParameterGroup=Parameters,Parameter=k1" value="15.3679977564154" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.206353 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.206353 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.20635341852074601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.206353 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.206353 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.20635341852074601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.252621 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.252621 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.252620542351912" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.252621 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.252621 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.252620542351912" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -2.02241 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -2.02241 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.0224077073967499" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -2.02241 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -2.02241 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.0224077073967499" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0235681 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0235681 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.023568061289972301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.0235681 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.0235681 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.023568061289972301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0581509 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0581509 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.058150949033681898" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -0.0581509 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -0.0581509 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.058150949033681898" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.353485 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.353485 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.35348525344113901" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -0.353485 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -0.353485 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.35348525344113901" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.624539 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.624539 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.62453890110467503" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.624539 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.624539 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.62453890110467503" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +9.54523 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +9.54523 from x8],ParameterGroup=Parameters,Parameter=k1" value="9.5452269574294792" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight +9.54523 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight +9.54523 from x8],ParameterGroup=Parameters,Parameter=k1" value="9.5452269574294792" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.992716 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.992716 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.99271589285154405" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -0.992716 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -0.992716 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.99271589285154405" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.383832 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.383832 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.38383184823962402" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight -0.383832 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight -0.383832 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.38383184823962402" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.712816 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.712816 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.71281550983758302" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight +0.712816 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight +0.712816 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.71281550983758302" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.0386302 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.0386302 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.038630212421495197" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.0386302 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.0386302 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.038630212421495197" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000321608 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000321608 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00032160846616516" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight +0.000321608 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight +0.000321608 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00032160846616516" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_y3: layer 1 neuron 6: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_y3: layer 1 neuron 6: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -31.1492]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -31.1492],ParameterGroup=Parameters,Parameter=k1" value="31.149235715983199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -31.1492]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -31.1492],ParameterGroup=Parameters,Parameter=k1" value="31.149235715983199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.51109 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.51109 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.5110945139009799" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +1.51109 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +1.51109 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.5110945139009799" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.427052 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.427052 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.42705247224661103" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +0.427052 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +0.427052 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.42705247224661103" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.91426 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.91426 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.9142605878655701" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.91426 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +1.91426 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.9142605878655701" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.347145 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.347145 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.34714480129838798" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.347145 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.347145 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.34714480129838798" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0372846 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0372846 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.037284584573605402" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +0.0372846 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +0.0372846 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.037284584573605402" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.357545 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.357545 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.35754518468975299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight -0.357545 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight -0.357545 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.35754518468975299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.35295 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.35295 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.35295361780345" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight +1.35295 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight +1.35295 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.35295361780345" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.72928 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -2.72928 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.7292793946288501" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -2.72928 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -2.72928 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.7292793946288501" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.321051 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.321051 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.32105058829598598" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight -0.321051 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight -0.321051 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.32105058829598598" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.294773 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.294773 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.29477293474052702" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +0.294773 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +0.294773 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.29477293474052702" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.81226 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.81226 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.8122564043078799" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight +1.81226 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight +1.81226 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.8122564043078799" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.48134 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.48134 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.4813416257296299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +1.48134 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +1.48134 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.4813416257296299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0032984 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0032984 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0032984049375773799" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight +0.0032984 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight +0.0032984 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0032984049375773799" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_y3: layer 1 neuron 7: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_y3: layer 1 neuron 7: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -27.4147]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -27.4147],ParameterGroup=Parameters,Parameter=k1" value="27.414672566692602" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -27.4147]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -27.4147],ParameterGroup=Parameters,Parameter=k1" value="27.414672566692602" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.46005 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.46005 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.4600536876881101" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight +1.46005 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight +1.46005 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.4600536876881101" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.700115 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.700115 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.700114530294913" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.700115 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.700115 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.700114530294913" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.91301 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +3.91301 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.9130067520939198" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +3.91301 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight +3.91301 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.9130067520939198" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.510379 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.510379 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.51037914778181304" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight -0.510379 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight -0.510379 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.51037914778181304" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0144788 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0144788 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0144788104403458" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight +0.0144788 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight +0.0144788 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0144788104403458" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.275755 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.275755 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.27575488087106598" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight -0.275755 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight -0.275755 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.27575488087106598" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.13479 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.13479 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.1347869575151199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +1.13479 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +1.13479 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.1347869575151199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -5.59825 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -5.59825 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.5982508252365202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight -5.59825 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight -5.59825 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.5982508252365202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.06486 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -1.06486 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.0648637117140201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -1.06486 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -1.06486 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.0648637117140201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.410561 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.410561 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.41056084284380601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight +0.410561 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight +0.410561 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.41056084284380601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.844397 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.844397 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.84439693311309405" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight -0.844397 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight -0.844397 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.84439693311309405" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.78402 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.78402 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.78401790782586" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight +1.78402 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight +1.78402 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.78401790782586" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00521237 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.00521237 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0052123708990004401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.00521237 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.00521237 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0052123708990004401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_y3: layer 1 neuron 8: -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_y3: layer 1 neuron 8: -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -11.5545]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -11.5545],ParameterGroup=Parameters,Parameter=k1" value="11.554529841718301" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -11.5545]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -11.5545],ParameterGroup=Parameters,Parameter=k1" value="11.554529841718301" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.342009 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.342009 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.34200936444799801" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight +0.342009 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight +0.342009 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.34200936444799801" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0238236 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0238236 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.023823560145133201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight -0.0238236 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight -0.0238236 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.023823560145133201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +8.75771 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +8.75771 from x3],ParameterGroup=Parameters,Parameter=k1" value="8.7577131962510997" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight +8.75771 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight +8.75771 from x3],ParameterGroup=Parameters,Parameter=k1" value="8.7577131962510997" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0934524 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0934524 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.093452434520792202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.0934524 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.0934524 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.093452434520792202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0317545 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0317545 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0317544733821793" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight -0.0317545 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight -0.0317545 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0317544733821793" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.0891699 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.0891699 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.089169947166807206" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight +0.0891699 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight +0.0891699 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.089169947166807206" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.71266 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.71266 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.7126573979691699" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -1.71266 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -1.71266 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.7126573979691699" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -4.35359 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -4.35359 from x8],ParameterGroup=Parameters,Parameter=k1" value="4.3535937032824199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -4.35359 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -4.35359 from x8],ParameterGroup=Parameters,Parameter=k1" value="4.3535937032824199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.34686 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.34686 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.3468605719729601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -1.34686 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -1.34686 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.3468605719729601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +1.41767 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +1.41767 from x10],ParameterGroup=Parameters,Parameter=k1" value="1.4176683874809199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +1.41767 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +1.41767 from x10],ParameterGroup=Parameters,Parameter=k1" value="1.4176683874809199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -8.68237 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -8.68237 from x11],ParameterGroup=Parameters,Parameter=k1" value="8.6823746992068394" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -8.68237 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -8.68237 from x11],ParameterGroup=Parameters,Parameter=k1" value="8.6823746992068394" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.959092 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.959092 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.95909211876695399" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight -0.959092 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight -0.959092 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.95909211876695399" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00360266 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00360266 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00360265635382355" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00360266 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00360266 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00360265635382355" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_y3: layer 2 neuron 1 (output): -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_y3: layer 2 neuron 1 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.489888]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.489888],ParameterGroup=Parameters,Parameter=k1" value="0.489887654781342" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.489888]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.489888],ParameterGroup=Parameters,Parameter=k1" value="0.489887654781342" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.26153 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.26153 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.2615332603454601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -1.26153 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -1.26153 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.2615332603454601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.45906 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.45906 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.4590551853179901" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -1.45906 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -1.45906 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.4590551853179901" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.92963 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.92963 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.92962563037872" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -1.92963 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -1.92963 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.92962563037872" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.09961 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.09961 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.0996133089065601" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +1.09961 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +1.09961 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.0996133089065601" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.038402 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -0.038402 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.0384020134806633" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -0.038402 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -0.038402 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.0384020134806633" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.0032 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.0032 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.00319576263428" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +1.0032 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +1.0032 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.00319576263428" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.61456 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.61456 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.61456251144409" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +2.61456 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +2.61456 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.61456251144409" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.91241 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.91241 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.91240954399108898" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.91241 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.91241 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.91240954399108898" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_y3: layer 2 neuron 2 (output): -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_y3: layer 2 neuron 2 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.761428]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.761428],ParameterGroup=Parameters,Parameter=k1" value="0.761427521705627" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.761428]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.761428],ParameterGroup=Parameters,Parameter=k1" value="0.761427521705627" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.1626 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.1626 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.16260254383087" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.1626 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.1626 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.16260254383087" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.07959 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.07959 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.07958960533142" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +2.07959 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +2.07959 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.07958960533142" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.964499 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.964499 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.96449917554855302" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.964499 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.964499 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.96449917554855302" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.867836 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.867836 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.86783570051193204" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight +0.867836 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight +0.867836 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.86783570051193204" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.936861 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.936861 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.93686109781265303" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.936861 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.936861 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.93686109781265303" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.677169 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.677169 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.67716860771179199" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.677169 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.677169 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.67716860771179199" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.628289 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.628289 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.62828946113586404" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.628289 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight -0.628289 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.62828946113586404" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.86923 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.86923 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="1.86923480033875" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -1.86923 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -1.86923 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="1.86923480033875" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -0.1·y^3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_y3: layer 2 neuron 3 (output): -0.1·y^3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_y3: layer 2 neuron 3 (output): -0.1·y^3],ParameterGroup=Parameters,Parameter=k1" value="0.10000000000000001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.437095]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.437095],ParameterGroup=Parameters,Parameter=k1" value="0.43709471821785001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.437095]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.437095],ParameterGroup=Parameters,Parameter=k1" value="0.43709471821785001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.74726 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.74726 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.7472604513168299" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.74726 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.74726 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.7472604513168299" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.520727 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.520727 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.52072745561599698" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.520727 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.520727 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.52072745561599698" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.20308 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.20308 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.2030775547027599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +1.20308 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +1.20308 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.2030775547027599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.11779 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.11779 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.1177886724471999" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -1.11779 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -1.11779 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.1177886724471999" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.271893 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.271893 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.27189317345619202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.271893 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.271893 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.27189317345619202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.525589 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.525589 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.52558934688568104" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight -0.525589 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight -0.525589 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.52558934688568104" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.429897 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.429897 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.42989668250083901" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +0.429897 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +0.429897 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.42989668250083901" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.1579 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +2.1579 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.1579015254974401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight +2.1579 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight +2.1579 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.1579015254974401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
         </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_0" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_0">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.4253008270699996e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="6.6243559690000008e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.3730483281199998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="9.6354268639999998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.0823632078999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.2345390669499999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="6.564134551100001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="3.7939493276999997e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="2.4690781338999998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.9692403653299999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="7.5276772374999995e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.0056976789299999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="4.0950564172e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.9974042971199992e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="9.8763125355999994e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.7102882683599998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="9.3343197745000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.6243559689999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.5657568654e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.6139339997200001e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.0475282086000001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="8.1901128344000003e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="2.7701852234e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="6.564134551100001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.67415541762e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="5.2994847751999998e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_3" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -6196,12 +6150,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_18" name="Time-Course" type="timeCourse" scheduled="true" updateModel="false">
-      <Report reference="Report_12" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_15" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.43782622105417429"/>
+        <Parameter name="Duration" type="float" value="87.565244210834862"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -6218,9 +6172,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_30" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_7" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -6230,14 +6195,14 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_20" name="Elementary Flux Modes" type="fluxMode" scheduled="false" updateModel="false">
-      <Report reference="Report_13" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_16" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="EFM Algorithm" type="EFMAlgorithm">
       </Method>
     </Task>
     <Task key="Task_28" name="Optimization" type="optimization" scheduled="false" updateModel="false">
-      <Report reference="Report_14" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_17" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Subtask" type="cn" value="CN=Root,Vector=TaskList[Steady-State]"/>
         <ParameterText name="ObjectiveExpression" type="expression">
@@ -6261,7 +6226,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_22" name="Parameter Estimation" type="parameterFitting" scheduled="false" updateModel="false">
-      <Report reference="Report_15" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_18" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Maximize" type="bool" value="0"/>
         <Parameter name="Randomize Start Values" type="bool" value="0"/>
@@ -6293,7 +6258,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_23" name="Metabolic Control Analysis" type="metabolicControlAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_16" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_19" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_33"/>
       </Problem>
@@ -6304,7 +6269,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_24" name="Lyapunov Exponents" type="lyapunovExponents" scheduled="false" updateModel="false">
-      <Report reference="Report_17" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_20" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="ExponentNumber" type="unsignedInteger" value="3"/>
         <Parameter name="DivergenceRequested" type="bool" value="1"/>
@@ -6319,7 +6284,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_25" name="Time Scale Separation Analysis" type="timeScaleSeparationAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_18" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_21" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="StepNumber" type="unsignedInteger" value="100"/>
         <Parameter name="StepSize" type="float" value="0.01"/>
@@ -6332,7 +6297,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_21" name="Sensitivities" type="sensitivities" scheduled="false" updateModel="false">
-      <Report reference="Report_19" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_10" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="SubtaskType" type="unsignedInteger" value="1"/>
         <ParameterGroup name="TargetFunctions">
@@ -6356,7 +6321,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_27" name="Moieties" type="moieties" scheduled="false" updateModel="false">
-      <Report reference="Report_20" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_9" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="Householder Reduction" type="Householder">
@@ -6399,7 +6364,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_29" name="Linear Noise Approximation" type="linearNoiseApproximation" scheduled="false" updateModel="false">
-      <Report reference="Report_21" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_8" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_33"/>
       </Problem>
@@ -6433,7 +6398,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6441,7 +6406,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_12" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_15" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6452,7 +6417,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_13" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_16" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6460,55 +6425,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_14" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_17" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_15" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_18" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_16" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_19" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6516,11 +6481,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_17" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_20" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6528,11 +6493,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_18" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_21" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6540,11 +6505,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_19" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_10" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6552,11 +6517,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_20" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_9" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6564,11 +6529,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_21" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_8" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6576,9 +6541,31 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_7" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y3 (layer 2 neuron 3 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -6587,7 +6574,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6596,10 +6583,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6608,10 +6595,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6620,10 +6607,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6632,10 +6619,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6644,10 +6631,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6656,10 +6643,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6668,10 +6655,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6680,10 +6667,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6692,10 +6679,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6704,10 +6691,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 3 (output)]" type="Curve2D">
+        <PlotItem name="[y3 (layer 2 neuron 3 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6716,7 +6703,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -6727,9 +6714,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -6740,9 +6725,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -6753,9 +6736,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -6766,9 +6747,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -6779,9 +6758,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -6792,9 +6769,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:44:51Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_1" name="crn2sbml 13-8-3 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_1">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:44:51Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:08Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:08Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,272 +80,251 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: 371a86fa17ffbc13bc634e289ed7f38f1a494c4d88a01f702eaa692c13e4382b</p>
     <p>Inputs (boundary species, feature order): x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13</p>
     <p>Outputs (output order): y1 y2 y3</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="371a86fa17ffbc13bc634e289ed7f38f1a494c4d88a01f702eaa692c13e4382b" crn2sbmlVersion="0.1.0" encoding="elementary" shape="13-8-3" activation="smoothed_relu" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_14" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_14" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_13" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_13" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_12" name="input feature 3" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_12" name="x3 (input feature 3)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_0" name="input feature 4" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_0" name="x4 (input feature 4)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_1" name="input feature 5" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_1" name="x5 (input feature 5)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_2" name="input feature 6" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_2" name="x6 (input feature 6)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_3" name="input feature 7" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_3" name="x7 (input feature 7)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_4" name="input feature 8" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_4" name="x8 (input feature 8)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_5" name="input feature 9" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_5" name="x9 (input feature 9)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_6" name="input feature 10" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_6" name="x10 (input feature 10)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_7" name="input feature 11" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_7" name="x11 (input feature 11)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_8" name="input feature 12" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_8" name="x12 (input feature 12)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_9" name="input feature 13" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_9" name="x13 (input feature 13)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_10" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_10" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_11" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_11" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_15" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_15" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_16" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_16" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_17" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_17" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_18" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_18" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_19" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_19" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_20" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_20" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_21" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_21" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_22" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_22" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_23" name="layer 2 neuron 3 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_23" name="y3 (layer 2 neuron 3 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_88" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_88" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_88">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_88">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -346,13 +341,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_87" name="layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_87" name="h1_1_limit: layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_87">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_87">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -362,7 +356,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_87" name="k1" value="1"/>
+          <Constant key="Parameter_87" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -376,13 +370,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_86" name="layer 1 neuron 1: bias +37.6505" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_86" name="h1_1_bias: layer 1 neuron 1: bias +37.6505" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_86">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_86">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -392,7 +385,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_86" name="k1" value="37.6505"/>
+          <Constant key="Parameter_86" name="k1" value="37.6504525221766"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -405,13 +398,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_85" name="layer 1 neuron 1: weight -2.38869 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_85" name="h1_1_w_x1: layer 1 neuron 1: weight -2.38869 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_85">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_85">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -422,7 +414,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_85" name="k1" value="2.38869"/>
+          <Constant key="Parameter_85" name="k1" value="2.38868736299822"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -436,13 +428,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_84" name="layer 1 neuron 1: weight -0.0522102 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_84" name="h1_1_w_x2: layer 1 neuron 1: weight -0.0522102 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_84">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_84">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -453,7 +444,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_84" name="k1" value="0.0522102"/>
+          <Constant key="Parameter_84" name="k1" value="0.0522102377341832"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -467,13 +458,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_83" name="layer 1 neuron 1: weight -2.99688 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_83" name="h1_1_w_x3: layer 1 neuron 1: weight -2.99688 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_83">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_83">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -484,7 +474,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_83" name="k1" value="2.99688"/>
+          <Constant key="Parameter_83" name="k1" value="2.99687642662211"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -498,13 +488,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_82" name="layer 1 neuron 1: weight +0.239516 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_82" name="h1_1_w_x4: layer 1 neuron 1: weight +0.239516 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_82">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_82">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -516,7 +505,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_82" name="k1" value="0.239516"/>
+          <Constant key="Parameter_82" name="k1" value="0.239515544126934"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -530,13 +519,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_81" name="layer 1 neuron 1: weight -0.0344658 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_81" name="h1_1_w_x5: layer 1 neuron 1: weight -0.0344658 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_81">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_81">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -547,7 +535,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_81" name="k1" value="0.0344658"/>
+          <Constant key="Parameter_81" name="k1" value="0.0344657533812535"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -561,13 +549,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_80" name="layer 1 neuron 1: weight -0.486744 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_80" name="h1_1_w_x6: layer 1 neuron 1: weight -0.486744 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_80">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_80">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -578,7 +565,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_80" name="k1" value="0.486744"/>
+          <Constant key="Parameter_80" name="k1" value="0.486743707403463"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -592,13 +579,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_79" name="layer 1 neuron 1: weight +0.249196 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_79" name="h1_1_w_x7: layer 1 neuron 1: weight +0.249196 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_79">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_79">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -610,7 +596,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_79" name="k1" value="0.249196"/>
+          <Constant key="Parameter_79" name="k1" value="0.249195892462439"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -624,13 +610,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_78" name="layer 1 neuron 1: weight -1.90453 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_78" name="h1_1_w_x8: layer 1 neuron 1: weight -1.90453 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_78">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_78">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -641,7 +626,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_78" name="k1" value="1.90453"/>
+          <Constant key="Parameter_78" name="k1" value="1.90453003950002"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -655,13 +640,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_77" name="layer 1 neuron 1: weight +0.682893 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_77" name="h1_1_w_x9: layer 1 neuron 1: weight +0.682893 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_77">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_77">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -673,7 +657,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_77" name="k1" value="0.682893"/>
+          <Constant key="Parameter_77" name="k1" value="0.682893328408455"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -687,13 +671,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_76" name="layer 1 neuron 1: weight -0.136751 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_76" name="h1_1_w_x10: layer 1 neuron 1: weight -0.136751 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_76">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_76">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -704,7 +687,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_76" name="k1" value="0.136751"/>
+          <Constant key="Parameter_76" name="k1" value="0.136750753247062"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -718,13 +701,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_75" name="layer 1 neuron 1: weight +2.73324 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_75" name="h1_1_w_x11: layer 1 neuron 1: weight +2.73324 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_75">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_75">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -736,7 +718,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_75" name="k1" value="2.73324"/>
+          <Constant key="Parameter_75" name="k1" value="2.73323556571745"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -750,13 +732,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_74" name="layer 1 neuron 1: weight +1.11764 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_74" name="h1_1_w_x12: layer 1 neuron 1: weight +1.11764 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_74">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_74">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -768,7 +749,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_74" name="k1" value="1.11764"/>
+          <Constant key="Parameter_74" name="k1" value="1.11763678878282"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -782,13 +763,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_73" name="layer 1 neuron 1: weight -0.00566945 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_73" name="h1_1_w_x13: layer 1 neuron 1: weight -0.00566945 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_73">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_73">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -799,7 +779,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_73" name="k1" value="0.00566945"/>
+          <Constant key="Parameter_73" name="k1" value="0.00566944875105534"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -813,13 +793,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_72" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_72" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_72">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_72">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -836,13 +815,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_71" name="layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_71" name="h1_2_limit: layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_71">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_71">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -852,7 +830,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_71" name="k1" value="1"/>
+          <Constant key="Parameter_71" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -866,13 +844,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_70" name="layer 1 neuron 2: bias +29.6527" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_70" name="h1_2_bias: layer 1 neuron 2: bias +29.6527" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_70">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_70">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -882,7 +859,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_70" name="k1" value="29.6527"/>
+          <Constant key="Parameter_70" name="k1" value="29.6526535737445"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -895,13 +872,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_69" name="layer 1 neuron 2: weight -1.49783 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_69" name="h1_2_w_x1: layer 1 neuron 2: weight -1.49783 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_69">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_69">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -912,7 +888,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_69" name="k1" value="1.49783"/>
+          <Constant key="Parameter_69" name="k1" value="1.49782525322329"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -926,13 +902,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_68" name="layer 1 neuron 2: weight -0.652114 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_68" name="h1_2_w_x2: layer 1 neuron 2: weight -0.652114 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_68">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_68">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -943,7 +918,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_68" name="k1" value="0.652114"/>
+          <Constant key="Parameter_68" name="k1" value="0.652113642477498"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -957,13 +932,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_67" name="layer 1 neuron 2: weight -2.24383 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_67" name="h1_2_w_x3: layer 1 neuron 2: weight -2.24383 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_67">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_67">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -974,7 +948,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_67" name="k1" value="2.24383"/>
+          <Constant key="Parameter_67" name="k1" value="2.24383257026843"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -988,13 +962,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_66" name="layer 1 neuron 2: weight +0.34775 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_66" name="h1_2_w_x4: layer 1 neuron 2: weight +0.34775 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_66">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_66">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1006,7 +979,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_66" name="k1" value="0.34775"/>
+          <Constant key="Parameter_66" name="k1" value="0.347749790388543"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1020,13 +993,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_65" name="layer 1 neuron 2: weight +0.0381632 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_65" name="h1_2_w_x5: layer 1 neuron 2: weight +0.0381632 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_65">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_65">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1038,7 +1010,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_65" name="k1" value="0.0381632"/>
+          <Constant key="Parameter_65" name="k1" value="0.0381631800568401"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1052,13 +1024,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_64" name="layer 1 neuron 2: weight -0.999234 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_64" name="h1_2_w_x6: layer 1 neuron 2: weight -0.999234 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_64">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_64">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1069,7 +1040,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_64" name="k1" value="0.999234"/>
+          <Constant key="Parameter_64" name="k1" value="0.999234497954731"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1083,13 +1054,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_63" name="layer 1 neuron 2: weight -1.72122 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_63" name="h1_2_w_x7: layer 1 neuron 2: weight -1.72122 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_63">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_63">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1100,7 +1070,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_63" name="k1" value="1.72122"/>
+          <Constant key="Parameter_63" name="k1" value="1.72122048837694"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1114,13 +1084,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_62" name="layer 1 neuron 2: weight -2.52062 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_62" name="h1_2_w_x8: layer 1 neuron 2: weight -2.52062 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_62">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_62">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1131,7 +1100,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_62" name="k1" value="2.52062"/>
+          <Constant key="Parameter_62" name="k1" value="2.52061902119346"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1145,13 +1114,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_0" name="layer 1 neuron 2: weight -0.726559 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_0" name="h1_2_w_x9: layer 1 neuron 2: weight -0.726559 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1162,7 +1130,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_0" name="k1" value="0.726559"/>
+          <Constant key="Parameter_0" name="k1" value="0.726559368877453"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1176,13 +1144,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1" name="layer 1 neuron 2: weight -0.069064 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1" name="h1_2_w_x10: layer 1 neuron 2: weight -0.069064 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1193,7 +1160,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1" name="k1" value="0.069064"/>
+          <Constant key="Parameter_1" name="k1" value="0.0690639874423738"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1207,13 +1174,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_2" name="layer 1 neuron 2: weight +3.32472 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_2" name="h1_2_w_x11: layer 1 neuron 2: weight +3.32472 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1225,7 +1191,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_2" name="k1" value="3.32472"/>
+          <Constant key="Parameter_2" name="k1" value="3.32472347561657"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1239,13 +1205,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_3" name="layer 1 neuron 2: weight -1.35008 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_3" name="h1_2_w_x12: layer 1 neuron 2: weight -1.35008 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1256,7 +1221,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_3" name="k1" value="1.35008"/>
+          <Constant key="Parameter_3" name="k1" value="1.35008422489066"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1270,13 +1235,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_4" name="layer 1 neuron 2: weight -0.00506538 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_4" name="h1_2_w_x13: layer 1 neuron 2: weight -0.00506538 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1287,7 +1251,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_4" name="k1" value="0.00506538"/>
+          <Constant key="Parameter_4" name="k1" value="0.00506538237045468"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1301,13 +1265,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_5" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_5" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1324,13 +1287,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_6" name="layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_6" name="h1_3_limit: layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1340,7 +1302,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_6" name="k1" value="1"/>
+          <Constant key="Parameter_6" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1354,20 +1316,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_7" name="layer 1 neuron 3: bias -7.37815" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_7" name="h1_3_bias: layer 1 neuron 3: bias -7.37815" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_7" name="k1" value="7.37815"/>
+          <Constant key="Parameter_7" name="k1" value="7.3781536711856"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1380,13 +1341,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_8" name="layer 1 neuron 3: weight +0.944017 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_8" name="h1_3_w_x1: layer 1 neuron 3: weight +0.944017 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1398,7 +1358,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_8" name="k1" value="0.944017"/>
+          <Constant key="Parameter_8" name="k1" value="0.944016736270739"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1412,13 +1372,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_9" name="layer 1 neuron 3: weight -0.10563 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_9" name="h1_3_w_x2: layer 1 neuron 3: weight -0.10563 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1429,7 +1388,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_9" name="k1" value="0.10563"/>
+          <Constant key="Parameter_9" name="k1" value="0.105630244822597"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1443,13 +1402,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_10" name="layer 1 neuron 3: weight +2.4367 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_10" name="h1_3_w_x3: layer 1 neuron 3: weight +2.4367 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1461,7 +1419,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_10" name="k1" value="2.4367"/>
+          <Constant key="Parameter_10" name="k1" value="2.43669744775076"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1475,13 +1433,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_11" name="layer 1 neuron 3: weight -0.0571042 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_11" name="h1_3_w_x4: layer 1 neuron 3: weight -0.0571042 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1492,7 +1449,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_11" name="k1" value="0.0571042"/>
+          <Constant key="Parameter_11" name="k1" value="0.0571042243228607"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1506,13 +1463,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_12" name="layer 1 neuron 3: weight +0.0199095 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_12" name="h1_3_w_x5: layer 1 neuron 3: weight +0.0199095 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1524,7 +1480,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_12" name="k1" value="0.0199095"/>
+          <Constant key="Parameter_12" name="k1" value="0.0199094949510778"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1538,13 +1494,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_13" name="layer 1 neuron 3: weight -0.439312 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_13" name="h1_3_w_x6: layer 1 neuron 3: weight -0.439312 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1555,7 +1510,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_13" name="k1" value="0.439312"/>
+          <Constant key="Parameter_13" name="k1" value="0.439311662677958"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1569,13 +1524,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_14" name="layer 1 neuron 3: weight -0.853235 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_14" name="h1_3_w_x7: layer 1 neuron 3: weight -0.853235 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1586,7 +1540,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_14" name="k1" value="0.853235"/>
+          <Constant key="Parameter_14" name="k1" value="0.853235335263701"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1600,13 +1554,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_15" name="layer 1 neuron 3: weight +0.0265342 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_15" name="h1_3_w_x8: layer 1 neuron 3: weight +0.0265342 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1618,7 +1571,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_15" name="k1" value="0.0265342"/>
+          <Constant key="Parameter_15" name="k1" value="0.0265341812143471"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1632,13 +1585,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_16" name="layer 1 neuron 3: weight -1.15007 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_16" name="h1_3_w_x9: layer 1 neuron 3: weight -1.15007 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1649,7 +1601,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_16" name="k1" value="1.15007"/>
+          <Constant key="Parameter_16" name="k1" value="1.15007328510153"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1663,13 +1615,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_17" name="layer 1 neuron 3: weight +0.351812 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_17" name="h1_3_w_x10: layer 1 neuron 3: weight +0.351812 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1681,7 +1632,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_17" name="k1" value="0.351812"/>
+          <Constant key="Parameter_17" name="k1" value="0.351811837787563"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1695,13 +1646,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_18" name="layer 1 neuron 3: weight -7.22124 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_18" name="h1_3_w_x11: layer 1 neuron 3: weight -7.22124 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1712,7 +1662,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_18" name="k1" value="7.22124"/>
+          <Constant key="Parameter_18" name="k1" value="7.22124182234608"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1726,13 +1676,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_19" name="layer 1 neuron 3: weight -1.20177 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_19" name="h1_3_w_x12: layer 1 neuron 3: weight -1.20177 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1743,7 +1692,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_19" name="k1" value="1.20177"/>
+          <Constant key="Parameter_19" name="k1" value="1.20176680522075"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1757,13 +1706,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_20" name="layer 1 neuron 3: weight +0.00131491 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_20" name="h1_3_w_x13: layer 1 neuron 3: weight +0.00131491 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1775,7 +1723,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_20" name="k1" value="0.00131491"/>
+          <Constant key="Parameter_20" name="k1" value="0.00131491214933601"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1789,13 +1737,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_21" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_21" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1812,13 +1759,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_22" name="layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_22" name="h1_4_limit: layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1828,7 +1774,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_22" name="k1" value="1"/>
+          <Constant key="Parameter_22" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1842,20 +1788,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_23" name="layer 1 neuron 4: bias -10.2944" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_23" name="h1_4_bias: layer 1 neuron 4: bias -10.2944" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_23" name="k1" value="10.2944"/>
+          <Constant key="Parameter_23" name="k1" value="10.294440044545"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1868,13 +1813,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_24" name="layer 1 neuron 4: weight -0.0468958 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_24" name="h1_4_w_x1: layer 1 neuron 4: weight -0.0468958 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_24">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_24">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1885,7 +1829,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_24" name="k1" value="0.0468958"/>
+          <Constant key="Parameter_24" name="k1" value="0.0468958060353381"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1899,13 +1843,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_25" name="layer 1 neuron 4: weight -1.4511 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_25" name="h1_4_w_x2: layer 1 neuron 4: weight -1.4511 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_25">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_25">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1916,7 +1859,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_25" name="k1" value="1.4511"/>
+          <Constant key="Parameter_25" name="k1" value="1.45109509346815"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1930,13 +1873,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_26" name="layer 1 neuron 4: weight +1.00859 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_26" name="h1_4_w_x3: layer 1 neuron 4: weight +1.00859 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_26">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_26">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1948,7 +1890,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_26" name="k1" value="1.00859"/>
+          <Constant key="Parameter_26" name="k1" value="1.008591398324"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1962,13 +1904,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_27" name="layer 1 neuron 4: weight -0.236659 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_27" name="h1_4_w_x4: layer 1 neuron 4: weight -0.236659 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_27">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_27">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1979,7 +1920,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_27" name="k1" value="0.236659"/>
+          <Constant key="Parameter_27" name="k1" value="0.236658640902604"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1993,13 +1934,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_28" name="layer 1 neuron 4: weight +0.0355515 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_28" name="h1_4_w_x5: layer 1 neuron 4: weight +0.0355515 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_28">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_28">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2011,7 +1951,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_28" name="k1" value="0.0355515"/>
+          <Constant key="Parameter_28" name="k1" value="0.0355514603941418"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2025,13 +1965,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_29" name="layer 1 neuron 4: weight +1.50515 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_29" name="h1_4_w_x6: layer 1 neuron 4: weight +1.50515 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_29">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_29">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2043,7 +1982,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_29" name="k1" value="1.50515"/>
+          <Constant key="Parameter_29" name="k1" value="1.50514823979577"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2057,13 +1996,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_30" name="layer 1 neuron 4: weight +0.578746 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_30" name="h1_4_w_x7: layer 1 neuron 4: weight +0.578746 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_30">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_30">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2075,7 +2013,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_30" name="k1" value="0.578746"/>
+          <Constant key="Parameter_30" name="k1" value="0.57874618585392"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2089,13 +2027,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_31" name="layer 1 neuron 4: weight +5.43567 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_31" name="h1_4_w_x8: layer 1 neuron 4: weight +5.43567 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_31">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_31">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2107,7 +2044,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_31" name="k1" value="5.43567"/>
+          <Constant key="Parameter_31" name="k1" value="5.4356732064933"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2121,13 +2058,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_32" name="layer 1 neuron 4: weight -0.446 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_32" name="h1_4_w_x9: layer 1 neuron 4: weight -0.446 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_32">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_32">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2138,7 +2074,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_32" name="k1" value="0.446"/>
+          <Constant key="Parameter_32" name="k1" value="0.446000129413258"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2152,13 +2088,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_33" name="layer 1 neuron 4: weight -0.150323 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_33" name="h1_4_w_x10: layer 1 neuron 4: weight -0.150323 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_33">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_33">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2169,7 +2104,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_33" name="k1" value="0.150323"/>
+          <Constant key="Parameter_33" name="k1" value="0.150323334852043"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2183,13 +2118,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_34" name="layer 1 neuron 4: weight +4.94591 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_34" name="h1_4_w_x11: layer 1 neuron 4: weight +4.94591 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_34">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_34">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2201,7 +2135,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_34" name="k1" value="4.94591"/>
+          <Constant key="Parameter_34" name="k1" value="4.94590729248488"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2215,13 +2149,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_35" name="layer 1 neuron 4: weight +1.35534 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_35" name="h1_4_w_x12: layer 1 neuron 4: weight +1.35534 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_35">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_35">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2233,7 +2166,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_35" name="k1" value="1.35534"/>
+          <Constant key="Parameter_35" name="k1" value="1.35534002190742"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2247,13 +2180,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_36" name="layer 1 neuron 4: weight +0.000606571 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_36" name="h1_4_w_x13: layer 1 neuron 4: weight +0.000606571 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_36">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_36">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2265,7 +2197,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_36" name="k1" value="0.000606571"/>
+          <Constant key="Parameter_36" name="k1" value="0.000606571174740109"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2279,13 +2211,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_37" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_37" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_37">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_37">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2302,13 +2233,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_38" name="layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_38" name="h1_5_limit: layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_38">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_38">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2318,7 +2248,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_38" name="k1" value="1"/>
+          <Constant key="Parameter_38" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2332,13 +2262,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_39" name="layer 1 neuron 5: bias +10.9426" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_39" name="h1_5_bias: layer 1 neuron 5: bias +10.9426" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_39">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_39">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2348,7 +2277,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_17" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_39" name="k1" value="10.9426"/>
+          <Constant key="Parameter_39" name="k1" value="10.9425567441256"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2361,13 +2290,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_40" name="layer 1 neuron 5: weight -0.13728 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_40" name="h1_5_w_x1: layer 1 neuron 5: weight -0.13728 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_40">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_40">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2378,7 +2306,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_40" name="k1" value="0.13728"/>
+          <Constant key="Parameter_40" name="k1" value="0.137279739119643"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2392,13 +2320,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_41" name="layer 1 neuron 5: weight -0.284098 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_41" name="h1_5_w_x2: layer 1 neuron 5: weight -0.284098 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_41">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_41">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2409,7 +2336,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_41" name="k1" value="0.284098"/>
+          <Constant key="Parameter_41" name="k1" value="0.284098445517059"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2423,13 +2350,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_42" name="layer 1 neuron 5: weight -1.17904 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_42" name="h1_5_w_x3: layer 1 neuron 5: weight -1.17904 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_42">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_42">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2440,7 +2366,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_42" name="k1" value="1.17904"/>
+          <Constant key="Parameter_42" name="k1" value="1.1790377880757"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2454,13 +2380,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_43" name="layer 1 neuron 5: weight -0.0747799 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_43" name="h1_5_w_x4: layer 1 neuron 5: weight -0.0747799 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_43">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_43">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2471,7 +2396,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_43" name="k1" value="0.0747799"/>
+          <Constant key="Parameter_43" name="k1" value="0.0747799308227975"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2485,13 +2410,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_44" name="layer 1 neuron 5: weight -0.0452458 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_44" name="h1_5_w_x5: layer 1 neuron 5: weight -0.0452458 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_44">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_44">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2502,7 +2426,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_44" name="k1" value="0.0452458"/>
+          <Constant key="Parameter_44" name="k1" value="0.0452458487928846"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2516,13 +2440,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_45" name="layer 1 neuron 5: weight -0.267696 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_45" name="h1_5_w_x6: layer 1 neuron 5: weight -0.267696 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_45">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_45">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2533,7 +2456,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_45" name="k1" value="0.267696"/>
+          <Constant key="Parameter_45" name="k1" value="0.2676959579852"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2547,13 +2470,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_46" name="layer 1 neuron 5: weight -0.642885 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_46" name="h1_5_w_x7: layer 1 neuron 5: weight -0.642885 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_46">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_46">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2564,7 +2486,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_46" name="k1" value="0.642885"/>
+          <Constant key="Parameter_46" name="k1" value="0.642885061631806"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2578,13 +2500,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_47" name="layer 1 neuron 5: weight +7.5004 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_47" name="h1_5_w_x8: layer 1 neuron 5: weight +7.5004 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_47">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_47">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2596,7 +2517,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_47" name="k1" value="7.5004"/>
+          <Constant key="Parameter_47" name="k1" value="7.50039528378114"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2610,13 +2531,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_48" name="layer 1 neuron 5: weight -0.807101 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_48" name="h1_5_w_x9: layer 1 neuron 5: weight -0.807101 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_48">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_48">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2627,7 +2547,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_48" name="k1" value="0.807101"/>
+          <Constant key="Parameter_48" name="k1" value="0.807100508003453"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2641,13 +2561,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_49" name="layer 1 neuron 5: weight -0.179636 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_49" name="h1_5_w_x10: layer 1 neuron 5: weight -0.179636 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_49">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_49">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2658,7 +2577,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_49" name="k1" value="0.179636"/>
+          <Constant key="Parameter_49" name="k1" value="0.179635640525158"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2672,13 +2591,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_50" name="layer 1 neuron 5: weight +0.67522 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_50" name="h1_5_w_x11: layer 1 neuron 5: weight +0.67522 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_50">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_50">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2690,7 +2608,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_50" name="k1" value="0.67522"/>
+          <Constant key="Parameter_50" name="k1" value="0.675219538444081"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2704,13 +2622,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_51" name="layer 1 neuron 5: weight +0.0696638 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_51" name="h1_5_w_x12: layer 1 neuron 5: weight +0.0696638 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_51">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_51">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2722,7 +2639,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_51" name="k1" value="0.0696638"/>
+          <Constant key="Parameter_51" name="k1" value="0.0696638108030993"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2736,13 +2653,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_52" name="layer 1 neuron 5: weight +0.000879889 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_52" name="h1_5_w_x13: layer 1 neuron 5: weight +0.000879889 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_52">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_52">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2754,7 +2670,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_52" name="k1" value="0.000879889"/>
+          <Constant key="Parameter_52" name="k1" value="0.000879888872308801"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2768,13 +2684,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_53" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_53" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_53">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_53">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -2791,13 +2706,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_54" name="layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_54" name="h1_6_limit: layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_54">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_54">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2807,7 +2721,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_54" name="k1" value="1"/>
+          <Constant key="Parameter_54" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2821,20 +2735,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_55" name="layer 1 neuron 6: bias -32.86" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_55" name="h1_6_bias: layer 1 neuron 6: bias -32.86" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_55">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_55">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_55" name="k1" value="32.86"/>
+          <Constant key="Parameter_55" name="k1" value="32.8599617039723"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2847,13 +2760,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_56" name="layer 1 neuron 6: weight +1.41045 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_56" name="h1_6_w_x1: layer 1 neuron 6: weight +1.41045 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_56">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_56">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2865,7 +2777,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_56" name="k1" value="1.41045"/>
+          <Constant key="Parameter_56" name="k1" value="1.41045360095162"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2879,13 +2791,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_57" name="layer 1 neuron 6: weight +0.419558 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_57" name="h1_6_w_x2: layer 1 neuron 6: weight +0.419558 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_57">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_57">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2897,7 +2808,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_57" name="k1" value="0.419558"/>
+          <Constant key="Parameter_57" name="k1" value="0.419557859778649"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2911,13 +2822,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_58" name="layer 1 neuron 6: weight +3.14272 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_58" name="h1_6_w_x3: layer 1 neuron 6: weight +3.14272 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_58">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_58">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2929,7 +2839,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_58" name="k1" value="3.14272"/>
+          <Constant key="Parameter_58" name="k1" value="3.14272394316876"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2943,13 +2853,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_59" name="layer 1 neuron 6: weight -0.287325 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_59" name="h1_6_w_x4: layer 1 neuron 6: weight -0.287325 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_59">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_59">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2960,7 +2869,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_59" name="k1" value="0.287325"/>
+          <Constant key="Parameter_59" name="k1" value="0.287325031279907"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2974,13 +2883,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_60" name="layer 1 neuron 6: weight +0.0346929 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_60" name="h1_6_w_x5: layer 1 neuron 6: weight +0.0346929 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_60">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_60">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2992,7 +2900,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_60" name="k1" value="0.0346929"/>
+          <Constant key="Parameter_60" name="k1" value="0.0346929176453096"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3006,13 +2914,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_61" name="layer 1 neuron 6: weight -0.476836 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_61" name="h1_6_w_x6: layer 1 neuron 6: weight -0.476836 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_61">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_61">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3023,7 +2930,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_61" name="k1" value="0.476836"/>
+          <Constant key="Parameter_61" name="k1" value="0.47683620184995"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3037,13 +2944,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_89" name="layer 1 neuron 6: weight +1.2306 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_89" name="h1_6_w_x7: layer 1 neuron 6: weight +1.2306 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_89">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_89">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3055,7 +2961,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_89" name="k1" value="1.2306"/>
+          <Constant key="Parameter_89" name="k1" value="1.23060167566657"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3069,13 +2975,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_90" name="layer 1 neuron 6: weight -0.512019 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_90" name="h1_6_w_x8: layer 1 neuron 6: weight -0.512019 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_90">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_90">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3086,7 +2991,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_90" name="k1" value="0.512019"/>
+          <Constant key="Parameter_90" name="k1" value="0.51201876696737"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3100,13 +3005,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_91" name="layer 1 neuron 6: weight -0.222383 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_91" name="h1_6_w_x9: layer 1 neuron 6: weight -0.222383 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_91">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_91">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3117,7 +3021,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_91" name="k1" value="0.222383"/>
+          <Constant key="Parameter_91" name="k1" value="0.222383075342892"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3131,13 +3035,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_92" name="layer 1 neuron 6: weight +0.288828 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_92" name="h1_6_w_x10: layer 1 neuron 6: weight +0.288828 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_92">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_92">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3149,7 +3052,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_92" name="k1" value="0.288828"/>
+          <Constant key="Parameter_92" name="k1" value="0.288828073156469"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3163,13 +3066,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_93" name="layer 1 neuron 6: weight +1.58291 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_93" name="h1_6_w_x11: layer 1 neuron 6: weight +1.58291 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_93">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_93">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3181,7 +3083,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_93" name="k1" value="1.58291"/>
+          <Constant key="Parameter_93" name="k1" value="1.58290566482065"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3195,13 +3097,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_94" name="layer 1 neuron 6: weight +1.21599 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_94" name="h1_6_w_x12: layer 1 neuron 6: weight +1.21599 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_94">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_94">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3213,7 +3114,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_94" name="k1" value="1.21599"/>
+          <Constant key="Parameter_94" name="k1" value="1.21598648535179"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3227,13 +3128,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_95" name="layer 1 neuron 6: weight +0.00295834 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_95" name="h1_6_w_x13: layer 1 neuron 6: weight +0.00295834 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_95">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_95">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3245,7 +3145,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_95" name="k1" value="0.00295834"/>
+          <Constant key="Parameter_95" name="k1" value="0.00295833557049722"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3259,13 +3159,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_96" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_96" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_96">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_96">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -3282,13 +3181,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_97" name="layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_97" name="h1_7_limit: layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_97">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_97">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3298,7 +3196,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_97" name="k1" value="1"/>
+          <Constant key="Parameter_97" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3312,20 +3210,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_98" name="layer 1 neuron 7: bias -7.19545" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_98" name="h1_7_bias: layer 1 neuron 7: bias -7.19545" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_98">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_98">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_19" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_98" name="k1" value="7.19545"/>
+          <Constant key="Parameter_98" name="k1" value="7.19544950437071"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3338,13 +3235,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_99" name="layer 1 neuron 7: weight +0.76269 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_99" name="h1_7_w_x1: layer 1 neuron 7: weight +0.76269 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_99">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_99">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3356,7 +3252,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_99" name="k1" value="0.76269"/>
+          <Constant key="Parameter_99" name="k1" value="0.762689903623337"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3370,13 +3266,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_100" name="layer 1 neuron 7: weight +0.597304 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_100" name="h1_7_w_x2: layer 1 neuron 7: weight +0.597304 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_100">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_100">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3388,7 +3283,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_100" name="k1" value="0.597304"/>
+          <Constant key="Parameter_100" name="k1" value="0.597303711916516"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3402,13 +3297,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_101" name="layer 1 neuron 7: weight -0.869078 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_101" name="h1_7_w_x3: layer 1 neuron 7: weight -0.869078 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_101">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_101">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3419,7 +3313,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_101" name="k1" value="0.869078"/>
+          <Constant key="Parameter_101" name="k1" value="0.869078373015231"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3433,13 +3327,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_102" name="layer 1 neuron 7: weight -0.287817 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_102" name="h1_7_w_x4: layer 1 neuron 7: weight -0.287817 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_102">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_102">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3450,7 +3343,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_102" name="k1" value="0.287817"/>
+          <Constant key="Parameter_102" name="k1" value="0.287816997374515"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3464,13 +3357,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_103" name="layer 1 neuron 7: weight -0.00693315 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_103" name="h1_7_w_x5: layer 1 neuron 7: weight -0.00693315 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_103">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_103">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3481,7 +3373,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_103" name="k1" value="0.00693315"/>
+          <Constant key="Parameter_103" name="k1" value="0.00693314746764884"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3495,13 +3387,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_104" name="layer 1 neuron 7: weight +1.52421 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_104" name="h1_7_w_x6: layer 1 neuron 7: weight +1.52421 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_104">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_104">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3513,7 +3404,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_104" name="k1" value="1.52421"/>
+          <Constant key="Parameter_104" name="k1" value="1.52420744396572"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3527,13 +3418,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_105" name="layer 1 neuron 7: weight +0.947977 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_105" name="h1_7_w_x7: layer 1 neuron 7: weight +0.947977 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_105">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_105">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3545,7 +3435,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_105" name="k1" value="0.947977"/>
+          <Constant key="Parameter_105" name="k1" value="0.947976739951668"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3559,13 +3449,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_106" name="layer 1 neuron 7: weight -3.91853 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_106" name="h1_7_w_x8: layer 1 neuron 7: weight -3.91853 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_106">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_106">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3576,7 +3465,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_106" name="k1" value="3.91853"/>
+          <Constant key="Parameter_106" name="k1" value="3.91852947503822"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3590,13 +3479,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_107" name="layer 1 neuron 7: weight -2.09782 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_107" name="h1_7_w_x9: layer 1 neuron 7: weight -2.09782 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_107">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_107">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3607,7 +3495,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_107" name="k1" value="2.09782"/>
+          <Constant key="Parameter_107" name="k1" value="2.09782216332256"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3621,13 +3509,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_108" name="layer 1 neuron 7: weight +0.0435385 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_108" name="h1_7_w_x10: layer 1 neuron 7: weight +0.0435385 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_108">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_108">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3639,7 +3526,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_108" name="k1" value="0.0435385"/>
+          <Constant key="Parameter_108" name="k1" value="0.043538505876344"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3653,13 +3540,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_109" name="layer 1 neuron 7: weight -0.333728 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_109" name="h1_7_w_x11: layer 1 neuron 7: weight -0.333728 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_109">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_109">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3670,7 +3556,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_109" name="k1" value="0.333728"/>
+          <Constant key="Parameter_109" name="k1" value="0.333728288248281"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3684,13 +3570,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_110" name="layer 1 neuron 7: weight +1.46852 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_110" name="h1_7_w_x12: layer 1 neuron 7: weight +1.46852 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_110">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_110">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3702,7 +3587,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_110" name="k1" value="1.46852"/>
+          <Constant key="Parameter_110" name="k1" value="1.46852085802032"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3716,13 +3601,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_111" name="layer 1 neuron 7: weight +0.0017348 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_111" name="h1_7_w_x13: layer 1 neuron 7: weight +0.0017348 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_111">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_111">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3734,7 +3618,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_111" name="k1" value="0.0017348"/>
+          <Constant key="Parameter_111" name="k1" value="0.00173480095632673"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3748,13 +3632,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_112" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_112" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_112">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_112">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -3771,13 +3654,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_113" name="layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_113" name="h1_8_limit: layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_113">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_113">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3787,7 +3669,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_113" name="k1" value="1"/>
+          <Constant key="Parameter_113" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3801,20 +3683,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_114" name="layer 1 neuron 8: bias -6.18276" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_114" name="h1_8_bias: layer 1 neuron 8: bias -6.18276" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_114">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_114">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_114" name="k1" value="6.18276"/>
+          <Constant key="Parameter_114" name="k1" value="6.18276459496795"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3827,13 +3708,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_115" name="layer 1 neuron 8: weight -0.0896438 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_115" name="h1_8_w_x1: layer 1 neuron 8: weight -0.0896438 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_115">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_115">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3844,7 +3724,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_14" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_115" name="k1" value="0.0896438"/>
+          <Constant key="Parameter_115" name="k1" value="0.0896438319072472"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3858,13 +3738,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_116" name="layer 1 neuron 8: weight -0.165189 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_116" name="h1_8_w_x2: layer 1 neuron 8: weight -0.165189 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_116">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_116">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3875,7 +3754,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_13" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_116" name="k1" value="0.165189"/>
+          <Constant key="Parameter_116" name="k1" value="0.165189338124139"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3889,13 +3768,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_117" name="layer 1 neuron 8: weight +7.78964 from x3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_117" name="h1_8_w_x3: layer 1 neuron 8: weight +7.78964 from x3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_117">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_117">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3907,7 +3785,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_12" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_117" name="k1" value="7.78964"/>
+          <Constant key="Parameter_117" name="k1" value="7.78964137443166"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3921,13 +3799,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_118" name="layer 1 neuron 8: weight -0.0243523 from x4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_118" name="h1_8_w_x4: layer 1 neuron 8: weight -0.0243523 from x4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_118">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_118">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3938,7 +3815,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_118" name="k1" value="0.0243523"/>
+          <Constant key="Parameter_118" name="k1" value="0.024352337903386"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3952,13 +3829,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_119" name="layer 1 neuron 8: weight -0.0170848 from x5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_119" name="h1_8_w_x5: layer 1 neuron 8: weight -0.0170848 from x5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_119">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_119">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -3969,7 +3845,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_119" name="k1" value="0.0170848"/>
+          <Constant key="Parameter_119" name="k1" value="0.0170848081061154"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -3983,13 +3859,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_120" name="layer 1 neuron 8: weight -0.0794162 from x6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_120" name="h1_8_w_x6: layer 1 neuron 8: weight -0.0794162 from x6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_120">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_120">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4000,7 +3875,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_120" name="k1" value="0.0794162"/>
+          <Constant key="Parameter_120" name="k1" value="0.0794161717610847"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4014,13 +3889,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_121" name="layer 1 neuron 8: weight -1.42429 from x7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_121" name="h1_8_w_x7: layer 1 neuron 8: weight -1.42429 from x7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_121">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_121">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4031,7 +3905,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_121" name="k1" value="1.42429"/>
+          <Constant key="Parameter_121" name="k1" value="1.42428591843021"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4045,13 +3919,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_122" name="layer 1 neuron 8: weight -2.28687 from x8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_122" name="h1_8_w_x8: layer 1 neuron 8: weight -2.28687 from x8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_122">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_122">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4062,7 +3935,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_122" name="k1" value="2.28687"/>
+          <Constant key="Parameter_122" name="k1" value="2.28686955873905"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4076,13 +3949,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_123" name="layer 1 neuron 8: weight -1.45365 from x9" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_123" name="h1_8_w_x9: layer 1 neuron 8: weight -1.45365 from x9" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_123">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_123">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4093,7 +3965,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_123" name="k1" value="1.45365"/>
+          <Constant key="Parameter_123" name="k1" value="1.45365349861658"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4107,13 +3979,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_124" name="layer 1 neuron 8: weight +1.10492 from x10" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_124" name="h1_8_w_x10: layer 1 neuron 8: weight +1.10492 from x10" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_124">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_124">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4125,7 +3996,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_124" name="k1" value="1.10492"/>
+          <Constant key="Parameter_124" name="k1" value="1.10491882241619"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4139,13 +4010,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_125" name="layer 1 neuron 8: weight -6.33698 from x11" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_125" name="h1_8_w_x11: layer 1 neuron 8: weight -6.33698 from x11" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_125">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_125">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4156,7 +4026,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_125" name="k1" value="6.33698"/>
+          <Constant key="Parameter_125" name="k1" value="6.33697747675047"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4170,13 +4040,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_126" name="layer 1 neuron 8: weight -1.12849 from x12" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_126" name="h1_8_w_x12: layer 1 neuron 8: weight -1.12849 from x12" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_126">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_126">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4187,7 +4056,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_126" name="k1" value="1.12849"/>
+          <Constant key="Parameter_126" name="k1" value="1.12848771912388"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4201,13 +4070,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_127" name="layer 1 neuron 8: weight +0.00140695 from x13" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_127" name="h1_8_w_x13: layer 1 neuron 8: weight +0.00140695 from x13" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_127">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_127">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4219,7 +4087,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_127" name="k1" value="0.00140695"/>
+          <Constant key="Parameter_127" name="k1" value="0.00140695166913598"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4233,13 +4101,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_128" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_128" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_128">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_128">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4256,13 +4123,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_129" name="layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_129" name="y1_limit: layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_129">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_129">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4272,7 +4138,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_129" name="k1" value="1"/>
+          <Constant key="Parameter_129" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4286,13 +4152,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_130" name="layer 2 neuron 1 (output): bias +0.394624" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_130" name="y1_bias: layer 2 neuron 1 (output): bias +0.394624" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_130">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_130">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4302,7 +4167,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_130" name="k1" value="0.394624"/>
+          <Constant key="Parameter_130" name="k1" value="0.394623667001724"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4315,13 +4180,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_131" name="layer 2 neuron 1 (output): weight -1.2976 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_131" name="y1_w_h1_1: layer 2 neuron 1 (output): weight -1.2976 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_131">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_131">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4332,7 +4196,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_131" name="k1" value="1.2976"/>
+          <Constant key="Parameter_131" name="k1" value="1.29760003089905"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4346,13 +4210,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_132" name="layer 2 neuron 1 (output): weight -1.16267 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_132" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -1.16267 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_132">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_132">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4363,7 +4226,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_132" name="k1" value="1.16267"/>
+          <Constant key="Parameter_132" name="k1" value="1.1626683473587"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4377,13 +4240,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_133" name="layer 2 neuron 1 (output): weight -1.03004 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_133" name="y1_w_h1_3: layer 2 neuron 1 (output): weight -1.03004 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_133">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_133">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4394,7 +4256,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_133" name="k1" value="1.03004"/>
+          <Constant key="Parameter_133" name="k1" value="1.03004455566406"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4408,13 +4270,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_134" name="layer 2 neuron 1 (output): weight +0.785948 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_134" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +0.785948 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_134">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_134">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4426,7 +4287,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_134" name="k1" value="0.785948"/>
+          <Constant key="Parameter_134" name="k1" value="0.78594845533371"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4440,13 +4301,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_135" name="layer 2 neuron 1 (output): weight +0.0782573 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_135" name="y1_w_h1_5: layer 2 neuron 1 (output): weight +0.0782573 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_135">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_135">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4458,7 +4318,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_135" name="k1" value="0.0782573"/>
+          <Constant key="Parameter_135" name="k1" value="0.0782573446631432"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4472,13 +4332,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_136" name="layer 2 neuron 1 (output): weight +0.855791 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_136" name="y1_w_h1_6: layer 2 neuron 1 (output): weight +0.855791 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_136">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_136">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4490,7 +4349,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_136" name="k1" value="0.855791"/>
+          <Constant key="Parameter_136" name="k1" value="0.85579115152359"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4504,13 +4363,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_137" name="layer 2 neuron 1 (output): weight +1.64163 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_137" name="y1_w_h1_7: layer 2 neuron 1 (output): weight +1.64163 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_137">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_137">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4522,7 +4380,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_137" name="k1" value="1.64163"/>
+          <Constant key="Parameter_137" name="k1" value="1.64163434505463"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4536,13 +4394,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_138" name="layer 2 neuron 1 (output): weight +0.402995 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_138" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +0.402995 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_138">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_138">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4554,7 +4411,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_21" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_138" name="k1" value="0.402995"/>
+          <Constant key="Parameter_138" name="k1" value="0.402995079755783"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4568,13 +4425,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_139" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_139" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_139">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_139">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4591,13 +4447,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_140" name="layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_140" name="y2_limit: layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_140">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_140">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4607,7 +4462,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_140" name="k1" value="1"/>
+          <Constant key="Parameter_140" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4621,13 +4476,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_141" name="layer 2 neuron 2 (output): bias +0.629127" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_141" name="y2_bias: layer 2 neuron 2 (output): bias +0.629127" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_141">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_141">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4637,7 +4491,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_141" name="k1" value="0.629127"/>
+          <Constant key="Parameter_141" name="k1" value="0.629127383232117"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4650,13 +4504,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_142" name="layer 2 neuron 2 (output): weight +1.04283 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_142" name="y2_w_h1_1: layer 2 neuron 2 (output): weight +1.04283 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_142">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_142">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4668,7 +4521,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_142" name="k1" value="1.04283"/>
+          <Constant key="Parameter_142" name="k1" value="1.0428329706192"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4682,13 +4535,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_143" name="layer 2 neuron 2 (output): weight +1.09983 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_143" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +1.09983 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_143">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_143">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4700,7 +4552,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_143" name="k1" value="1.09983"/>
+          <Constant key="Parameter_143" name="k1" value="1.09982573986053"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4714,13 +4566,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_144" name="layer 2 neuron 2 (output): weight -0.614828 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_144" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -0.614828 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_144">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_144">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4731,7 +4582,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_15" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_144" name="k1" value="0.614828"/>
+          <Constant key="Parameter_144" name="k1" value="0.614827632904053"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4745,13 +4596,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_145" name="layer 2 neuron 2 (output): weight +0.615873 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_145" name="y2_w_h1_4: layer 2 neuron 2 (output): weight +0.615873 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_145">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_145">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4763,7 +4613,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_145" name="k1" value="0.615873"/>
+          <Constant key="Parameter_145" name="k1" value="0.615873277187347"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4777,13 +4627,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_146" name="layer 2 neuron 2 (output): weight +0.600647 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_146" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +0.600647 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_146">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_146">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4795,7 +4644,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_146" name="k1" value="0.600647"/>
+          <Constant key="Parameter_146" name="k1" value="0.600646913051605"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4809,13 +4658,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_147" name="layer 2 neuron 2 (output): weight -0.689813 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_147" name="y2_w_h1_6: layer 2 neuron 2 (output): weight -0.689813 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_147">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_147">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4826,7 +4674,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_147" name="k1" value="0.689813"/>
+          <Constant key="Parameter_147" name="k1" value="0.68981260061264"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4840,13 +4688,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_148" name="layer 2 neuron 2 (output): weight +0.586999 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_148" name="y2_w_h1_7: layer 2 neuron 2 (output): weight +0.586999 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_148">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_148">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4858,7 +4705,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_22" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_148" name="k1" value="0.586999"/>
+          <Constant key="Parameter_148" name="k1" value="0.586999118328094"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4872,13 +4719,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_149" name="layer 2 neuron 2 (output): weight -0.996811 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_149" name="y2_w_h1_8: layer 2 neuron 2 (output): weight -0.996811 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_149">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_149">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4889,7 +4735,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_20" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_149" name="k1" value="0.996811"/>
+          <Constant key="Parameter_149" name="k1" value="0.996810793876648"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4903,13 +4749,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_150" name="layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_150" name="y3_inflow: layer 2 neuron 3 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_150">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_150">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -4926,13 +4771,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_151" name="layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_151" name="y3_limit: layer 2 neuron 3 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_151">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_151">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4942,7 +4786,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_151" name="k1" value="1"/>
+          <Constant key="Parameter_151" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4956,20 +4800,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_152" name="layer 2 neuron 3 (output): bias -0.52065" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_152" name="y3_bias: layer 2 neuron 3 (output): bias -0.52065" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_152">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_152">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_23" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_152" name="k1" value="0.52065"/>
+          <Constant key="Parameter_152" name="k1" value="0.520650267601013"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -4982,13 +4825,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_153" name="layer 2 neuron 3 (output): weight -1.36605 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_153" name="y3_w_h1_1: layer 2 neuron 3 (output): weight -1.36605 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_153">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_153">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -4999,7 +4841,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_153" name="k1" value="1.36605"/>
+          <Constant key="Parameter_153" name="k1" value="1.36605417728424"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5013,13 +4855,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_154" name="layer 2 neuron 3 (output): weight +0.661715 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_154" name="y3_w_h1_2: layer 2 neuron 3 (output): weight +0.661715 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_154">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_154">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5031,7 +4872,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_154" name="k1" value="0.661715"/>
+          <Constant key="Parameter_154" name="k1" value="0.661714613437653"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5045,13 +4886,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_155" name="layer 2 neuron 3 (output): weight +0.744244 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_155" name="y3_w_h1_3: layer 2 neuron 3 (output): weight +0.744244 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_155">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_155">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5063,7 +4903,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_155" name="k1" value="0.744244"/>
+          <Constant key="Parameter_155" name="k1" value="0.74424421787262"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5077,13 +4917,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_156" name="layer 2 neuron 3 (output): weight -0.802657 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_156" name="y3_w_h1_4: layer 2 neuron 3 (output): weight -0.802657 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_156">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_156">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5094,7 +4933,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_16" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_156" name="k1" value="0.802657"/>
+          <Constant key="Parameter_156" name="k1" value="0.802657246589661"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5108,13 +4947,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_157" name="layer 2 neuron 3 (output): weight +0.297437 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_157" name="y3_w_h1_5: layer 2 neuron 3 (output): weight +0.297437 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_157">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_157">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5126,7 +4964,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_157" name="k1" value="0.297437"/>
+          <Constant key="Parameter_157" name="k1" value="0.297436505556107"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5140,13 +4978,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_158" name="layer 2 neuron 3 (output): weight -0.413365 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_158" name="y3_w_h1_6: layer 2 neuron 3 (output): weight -0.413365 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_158">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_158">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5157,7 +4994,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_18" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_158" name="k1" value="0.413365"/>
+          <Constant key="Parameter_158" name="k1" value="0.413364559412003"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5171,13 +5008,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_159" name="layer 2 neuron 3 (output): weight +0.0765433 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_159" name="y3_w_h1_7: layer 2 neuron 3 (output): weight +0.0765433 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_159">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_159">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5189,7 +5025,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_159" name="k1" value="0.0765433"/>
+          <Constant key="Parameter_159" name="k1" value="0.0765432938933372"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5203,13 +5039,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_160" name="layer 2 neuron 3 (output): weight +1.18217 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_160" name="y3_w_h1_8: layer 2 neuron 3 (output): weight +1.18217 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_160">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_160">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -5221,7 +5056,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_23" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_160" name="k1" value="1.18217"/>
+          <Constant key="Parameter_160" name="k1" value="1.182173371315"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -5236,12 +5071,625 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         </KineticLaw>
       </Reaction>
     </ListOfReactions>
-    <ListOfModelParameterSets activeSet="ModelParameterSet_1">
-      <ModelParameterSet key="ModelParameterSet_1" name="Initial State">
+    <ListOfModelParameterSets activeSet="ModelParameterSet_0">
+      <ModelParameterSet key="ModelParameterSet_0" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_0">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +37.6505]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +37.6505],ParameterGroup=Parameters,Parameter=k1" value="37.6504525221766" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -2.38869 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -2.38869 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.3886873629982199" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0522102 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -0.0522102 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0522102377341832" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -2.99688 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x3: layer 1 neuron 1: weight -2.99688 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.99687642662211" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +0.239516 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x4: layer 1 neuron 1: weight +0.239516 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.23951554412693399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -0.0344658 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x5: layer 1 neuron 1: weight -0.0344658 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.034465753381253503" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -0.486744 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x6: layer 1 neuron 1: weight -0.486744 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.48674370740346301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight +0.249196 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x7: layer 1 neuron 1: weight +0.249196 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.24919589246243901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight -1.90453 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x8: layer 1 neuron 1: weight -1.90453 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.90453003950002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight +0.682893 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x9: layer 1 neuron 1: weight +0.682893 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.68289332840845496" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight -0.136751 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x10: layer 1 neuron 1: weight -0.136751 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.13675075324706201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +2.73324 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x11: layer 1 neuron 1: weight +2.73324 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.7332355657174499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +1.11764 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x12: layer 1 neuron 1: weight +1.11764 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.11763678878282" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.00566945 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_1_w_x13: layer 1 neuron 1: weight -0.00566945 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00566944875105534" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +29.6527]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +29.6527],ParameterGroup=Parameters,Parameter=k1" value="29.652653573744502" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -1.49783 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight -1.49783 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.4978252532232901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.652114 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -0.652114 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.65211364247749803" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -2.24383 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x3: layer 1 neuron 2: weight -2.24383 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.2438325702684301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.34775 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x4: layer 1 neuron 2: weight +0.34775 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.34774979038854298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight +0.0381632 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x5: layer 1 neuron 2: weight +0.0381632 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0381631800568401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.999234 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x6: layer 1 neuron 2: weight -0.999234 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.99923449795473096" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -1.72122 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x7: layer 1 neuron 2: weight -1.72122 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.72122048837694" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -2.52062 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x8: layer 1 neuron 2: weight -2.52062 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.5206190211934598" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight -0.726559 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x9: layer 1 neuron 2: weight -0.726559 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.72655936887745298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -0.069064 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x10: layer 1 neuron 2: weight -0.069064 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.069063987442373798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight +3.32472 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x11: layer 1 neuron 2: weight +3.32472 from x11],ParameterGroup=Parameters,Parameter=k1" value="3.3247234756165698" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -1.35008 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x12: layer 1 neuron 2: weight -1.35008 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3500842248906599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.00506538 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_2_w_x13: layer 1 neuron 2: weight -0.00506538 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0050653823704546802" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -7.37815]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias -7.37815],ParameterGroup=Parameters,Parameter=k1" value="7.3781536711855997" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +0.944017 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight +0.944017 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.94401673627073901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.10563 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -0.10563 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.105630244822597" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +2.4367 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x3: layer 1 neuron 3: weight +2.4367 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.4366974477507601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight -0.0571042 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x4: layer 1 neuron 3: weight -0.0571042 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.057104224322860699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +0.0199095 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x5: layer 1 neuron 3: weight +0.0199095 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0199094949510778" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight -0.439312 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x6: layer 1 neuron 3: weight -0.439312 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.43931166267795801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight -0.853235 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x7: layer 1 neuron 3: weight -0.853235 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.85323533526370099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight +0.0265342 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x8: layer 1 neuron 3: weight +0.0265342 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.0265341812143471" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight -1.15007 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x9: layer 1 neuron 3: weight -1.15007 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.1500732851015301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +0.351812 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x10: layer 1 neuron 3: weight +0.351812 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.35181183778756298" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -7.22124 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x11: layer 1 neuron 3: weight -7.22124 from x11],ParameterGroup=Parameters,Parameter=k1" value="7.2212418223460801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight -1.20177 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x12: layer 1 neuron 3: weight -1.20177 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.20176680522075" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.00131491 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_3_w_x13: layer 1 neuron 3: weight +0.00131491 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00131491214933601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -10.2944]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias -10.2944],ParameterGroup=Parameters,Parameter=k1" value="10.294440044545" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -0.0468958 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -0.0468958 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.046895806035338099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.4511 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.4511 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.4510950934681499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +1.00859 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x3: layer 1 neuron 4: weight +1.00859 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.008591398324" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.236659 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x4: layer 1 neuron 4: weight -0.236659 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.23665864090260399" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +0.0355515 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x5: layer 1 neuron 4: weight +0.0355515 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.035551460394141803" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +1.50515 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x6: layer 1 neuron 4: weight +1.50515 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.5051482397957701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.578746 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x7: layer 1 neuron 4: weight +0.578746 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.57874618585392001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +5.43567 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x8: layer 1 neuron 4: weight +5.43567 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.4356732064933002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -0.446 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x9: layer 1 neuron 4: weight -0.446 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.44600012941325801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight -0.150323 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x10: layer 1 neuron 4: weight -0.150323 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.15032333485204299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +4.94591 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x11: layer 1 neuron 4: weight +4.94591 from x11],ParameterGroup=Parameters,Parameter=k1" value="4.9459072924848799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight +1.35534 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x12: layer 1 neuron 4: weight +1.35534 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3553400219074201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight +0.000606571 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_4_w_x13: layer 1 neuron 4: weight +0.000606571 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00060657117474010897" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +10.9426]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +10.9426],ParameterGroup=Parameters,Parameter=k1" value="10.9425567441256" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.13728 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -0.13728 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.137279739119643" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.284098 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight -0.284098 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.28409844551705898" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -1.17904 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x3: layer 1 neuron 5: weight -1.17904 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.1790377880756999" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.0747799 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x4: layer 1 neuron 5: weight -0.0747799 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.074779930822797505" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -0.0452458 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x5: layer 1 neuron 5: weight -0.0452458 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.045245848792884603" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -0.267696 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x6: layer 1 neuron 5: weight -0.267696 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.26769595798520002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.642885 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x7: layer 1 neuron 5: weight -0.642885 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.64288506163180603" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight +7.5004 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x8: layer 1 neuron 5: weight +7.5004 from x8],ParameterGroup=Parameters,Parameter=k1" value="7.5003952837811401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -0.807101 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x9: layer 1 neuron 5: weight -0.807101 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.80710050800345301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight -0.179636 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x10: layer 1 neuron 5: weight -0.179636 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.17963564052515801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight +0.67522 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x11: layer 1 neuron 5: weight +0.67522 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.675219538444081" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.0696638 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x12: layer 1 neuron 5: weight +0.0696638 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.069663810803099302" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight +0.000879889 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_5_w_x13: layer 1 neuron 5: weight +0.000879889 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00087988887230880104" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -32.86]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -32.86],ParameterGroup=Parameters,Parameter=k1" value="32.859961703972303" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +1.41045 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +1.41045 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.41045360095162" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +0.419558 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +0.419558 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.41955785977864901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +3.14272 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x3: layer 1 neuron 6: weight +3.14272 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.1427239431687601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.287325 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x4: layer 1 neuron 6: weight -0.287325 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.28732503127990699" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +0.0346929 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x5: layer 1 neuron 6: weight +0.0346929 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.034692917645309601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight -0.476836 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x6: layer 1 neuron 6: weight -0.476836 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.47683620184995001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight +1.2306 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x7: layer 1 neuron 6: weight +1.2306 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.2306016756665701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -0.512019 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x8: layer 1 neuron 6: weight -0.512019 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.51201876696737003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight -0.222383 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x9: layer 1 neuron 6: weight -0.222383 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.22238307534289201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +0.288828 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x10: layer 1 neuron 6: weight +0.288828 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.28882807315646902" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight +1.58291 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x11: layer 1 neuron 6: weight +1.58291 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.5829056648206501" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +1.21599 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x12: layer 1 neuron 6: weight +1.21599 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.2159864853517901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight +0.00295834 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_6_w_x13: layer 1 neuron 6: weight +0.00295834 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0029583355704972201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -7.19545]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias -7.19545],ParameterGroup=Parameters,Parameter=k1" value="7.1954495043707096" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight +0.76269 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight +0.76269 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.762689903623337" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.597304 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +0.597304 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.59730371191651599" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight -0.869078 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x3: layer 1 neuron 7: weight -0.869078 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.86907837301523105" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight -0.287817 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x4: layer 1 neuron 7: weight -0.287817 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.28781699737451499" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight -0.00693315 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x5: layer 1 neuron 7: weight -0.00693315 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0069331474676488404" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight +1.52421 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x6: layer 1 neuron 7: weight +1.52421 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.5242074439657201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +0.947977 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x7: layer 1 neuron 7: weight +0.947977 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.94797673995166798" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight -3.91853 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x8: layer 1 neuron 7: weight -3.91853 from x8],ParameterGroup=Parameters,Parameter=k1" value="3.9185294750382198" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -2.09782 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x9: layer 1 neuron 7: weight -2.09782 from x9],ParameterGroup=Parameters,Parameter=k1" value="2.0978221633225602" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight +0.0435385 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x10: layer 1 neuron 7: weight +0.0435385 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.043538505876344002" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight -0.333728 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x11: layer 1 neuron 7: weight -0.333728 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.33372828824828099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight +1.46852 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x12: layer 1 neuron 7: weight +1.46852 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.46852085802032" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.0017348 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_7_w_x13: layer 1 neuron 7: weight +0.0017348 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0017348009563267299" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -6.18276]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -6.18276],ParameterGroup=Parameters,Parameter=k1" value="6.1827645949679502" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.0896438 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight -0.0896438 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.089643831907247201" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight -0.165189 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight -0.165189 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.165189338124139" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight +7.78964 from x3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x3: layer 1 neuron 8: weight +7.78964 from x3],ParameterGroup=Parameters,Parameter=k1" value="7.7896413744316604" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.0243523 from x4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x4: layer 1 neuron 8: weight -0.0243523 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.024352337903386" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight -0.0170848 from x5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x5: layer 1 neuron 8: weight -0.0170848 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.017084808106115401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight -0.0794162 from x6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x6: layer 1 neuron 8: weight -0.0794162 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.079416171761084703" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -1.42429 from x7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x7: layer 1 neuron 8: weight -1.42429 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.4242859184302099" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -2.28687 from x8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x8: layer 1 neuron 8: weight -2.28687 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.28686955873905" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -1.45365 from x9]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x9: layer 1 neuron 8: weight -1.45365 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.4536534986165801" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +1.10492 from x10]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x10: layer 1 neuron 8: weight +1.10492 from x10],ParameterGroup=Parameters,Parameter=k1" value="1.1049188224161901" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -6.33698 from x11]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x11: layer 1 neuron 8: weight -6.33698 from x11],ParameterGroup=Parameters,Parameter=k1" value="6.3369774767504703" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight -1.12849 from x12]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x12: layer 1 neuron 8: weight -1.12849 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.12848771912388" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00140695 from x13]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[h1_8_w_x13: layer 1 neuron 8: weight +0.00140695 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0014069516691359799" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.394624]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.394624],ParameterGroup=Parameters,Parameter=k1" value="0.39462366700172402" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -1.2976 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight -1.2976 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.2976000308990501" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -1.16267 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -1.16267 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.1626683473587001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -1.03004 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight -1.03004 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.0300445556640601" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +0.785948 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +0.785948 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.78594845533371005" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +0.0782573 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight +0.0782573 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.0782573446631432" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +0.855791 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +0.855791 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.85579115152358998" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +1.64163 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight +1.64163 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="1.64163434505463" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.402995 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +0.402995 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.40299507975578303" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.629127]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +0.629127],ParameterGroup=Parameters,Parameter=k1" value="0.62912738323211703" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.04283 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight +1.04283 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.0428329706192001" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.09983 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +1.09983 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.09982573986053" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.614828 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -0.614828 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.61482763290405296" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight +0.615873 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight +0.615873 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.61587327718734697" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.600647 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +0.600647 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.600646913051605" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.689813 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -0.689813 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.68981260061264005" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight +0.586999 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight +0.586999 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.58699911832809404" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.996811 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.996811 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.99681079387664795" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_inflow: layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_limit: layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.52065]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_bias: layer 2 neuron 3 (output): bias -0.52065],ParameterGroup=Parameters,Parameter=k1" value="0.52065026760101296" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.36605 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_1: layer 2 neuron 3 (output): weight -1.36605 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.3660541772842401" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.661715 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_2: layer 2 neuron 3 (output): weight +0.661715 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.66171461343765303" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +0.744244 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_3: layer 2 neuron 3 (output): weight +0.744244 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.74424421787261996" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -0.802657 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_4: layer 2 neuron 3 (output): weight -0.802657 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.80265724658966098" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.297437 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_5: layer 2 neuron 3 (output): weight +0.297437 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.29743650555610701" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight -0.413365 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_6: layer 2 neuron 3 (output): weight -0.413365 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.41336455941200301" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +0.0765433 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_7: layer 2 neuron 3 (output): weight +0.0765433 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.076543293893337194" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight +1.18217 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[y3_w_h1_8: layer 2 neuron 3 (output): weight +1.18217 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="1.182173371315" type="ReactionParameter" simulationType="fixed"/>
+          </ModelParameterGroup>
+        </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_3" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.4253008270699996e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="6.6243559690000008e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.3730483281199998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="9.6354268639999998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.0823632078999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.2345390669499999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="6.564134551100001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="3.7939493276999997e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="2.4690781338999998e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.9692403653299999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="7.5276772374999995e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.0056976789299999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="4.0950564172e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.9974042971199992e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="9.8763125355999994e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.7102882683599998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="9.3343197745000002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.6243559689999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.5657568654e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.6139339997200001e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.0475282086000001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="8.1901128344000003e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="2.7701852234e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="6.564134551100001e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.67415541762e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="5.2994847751999998e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_1" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_1">
 </rdf:Description>
 </rdf:RDF>
@@ -5253,518 +5701,35 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 3]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 4]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 5]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 6]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 7]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 8]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 9]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 10]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 11]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 12]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 13]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="7.3289465584299998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x3 (input feature 3)]" value="1.5236018728699999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x4 (input feature 4)]" value="1.1442069401e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x5 (input feature 5)]" value="6.2630274615999998e+25" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x6 (input feature 6)]" value="1.1381847983099999e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x7 (input feature 7)]" value="1.05387481325e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x8 (input feature 8)]" value="2.7099638055000002e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x9 (input feature 9)]" value="6.2028060437000007e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x10 (input feature 10)]" value="1.7765318280500002e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x11 (input feature 11)]" value="8.7321055955e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x12 (input feature 12)]" value="1.3429376191699998e+24" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x13 (input feature 13)]" value="2.1378603354499999e+26" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +37.6505]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +37.6505],ParameterGroup=Parameters,Parameter=k1" value="37.6504525221766" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.38869 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.38869 from x1],ParameterGroup=Parameters,Parameter=k1" value="2.3886873629982199" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0522102 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0522102 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.0522102377341832" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.99688 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -2.99688 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.99687642662211" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.239516 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.239516 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.23951554412693399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0344658 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.0344658 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.034465753381253503" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.486744 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.486744 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.48674370740346301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.249196 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.249196 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.24919589246243901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.90453 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -1.90453 from x8],ParameterGroup=Parameters,Parameter=k1" value="1.90453003950002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.682893 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +0.682893 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.68289332840845496" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.136751 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.136751 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.13675075324706201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.73324 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +2.73324 from x11],ParameterGroup=Parameters,Parameter=k1" value="2.7332355657174499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.11764 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight +1.11764 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.11763678878282" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00566945 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -0.00566945 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00566944875105534" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +29.6527]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +29.6527],ParameterGroup=Parameters,Parameter=k1" value="29.652653573744502" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.49783 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.49783 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.4978252532232901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.652114 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.652114 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.65211364247749803" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.24383 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.24383 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.2438325702684301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.34775 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.34775 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.34774979038854298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0381632 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +0.0381632 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0381631800568401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.999234 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.999234 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.99923449795473096" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.72122 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.72122 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.72122048837694" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.52062 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -2.52062 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.5206190211934598" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.726559 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.726559 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.72655936887745298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.069064 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.069064 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.069063987442373798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +3.32472 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +3.32472 from x11],ParameterGroup=Parameters,Parameter=k1" value="3.3247234756165698" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.35008 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -1.35008 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3500842248906599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00506538 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -0.00506538 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0050653823704546802" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -7.37815]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: bias -7.37815],ParameterGroup=Parameters,Parameter=k1" value="7.3781536711855997" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.944017 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.944017 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.94401673627073901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.10563 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.10563 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.105630244822597" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.4367 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +2.4367 from x3],ParameterGroup=Parameters,Parameter=k1" value="2.4366974477507601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0571042 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.0571042 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.057104224322860699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0199095 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0199095 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0199094949510778" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.439312 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.439312 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.43931166267795801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.853235 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -0.853235 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.85323533526370099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0265342 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.0265342 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.0265341812143471" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.15007 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.15007 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.1500732851015301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.351812 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.351812 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.35181183778756298" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -7.22124 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -7.22124 from x11],ParameterGroup=Parameters,Parameter=k1" value="7.2212418223460801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.20177 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -1.20177 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.20176680522075" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00131491 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 3: weight +0.00131491 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00131491214933601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -10.2944]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: bias -10.2944],ParameterGroup=Parameters,Parameter=k1" value="10.294440044545" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0468958 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.0468958 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.046895806035338099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.4511 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.4511 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.4510950934681499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.00859 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.00859 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.008591398324" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.236659 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.236659 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.23665864090260399" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0355515 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.0355515 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.035551460394141803" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.50515 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.50515 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.5051482397957701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.578746 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.578746 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.57874618585392001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.43567 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +5.43567 from x8],ParameterGroup=Parameters,Parameter=k1" value="5.4356732064933002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.446 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.446 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.44600012941325801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.150323 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -0.150323 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.15032333485204299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +4.94591 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +4.94591 from x11],ParameterGroup=Parameters,Parameter=k1" value="4.9459072924848799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.35534 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +1.35534 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.3553400219074201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000606571 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 4: weight +0.000606571 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00060657117474010897" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +10.9426]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +10.9426],ParameterGroup=Parameters,Parameter=k1" value="10.9425567441256" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.13728 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.13728 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.137279739119643" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.284098 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.284098 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.28409844551705898" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.17904 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -1.17904 from x3],ParameterGroup=Parameters,Parameter=k1" value="1.1790377880756999" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0747799 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0747799 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.074779930822797505" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0452458 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.0452458 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.045245848792884603" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.267696 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.267696 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.26769595798520002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.642885 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.642885 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.64288506163180603" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +7.5004 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +7.5004 from x8],ParameterGroup=Parameters,Parameter=k1" value="7.5003952837811401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.807101 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.807101 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.80710050800345301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.179636 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -0.179636 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.17963564052515801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.67522 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.67522 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.675219538444081" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.0696638 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.0696638 from x12],ParameterGroup=Parameters,Parameter=k1" value="0.069663810803099302" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000879889 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +0.000879889 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.00087988887230880104" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -32.86]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -32.86],ParameterGroup=Parameters,Parameter=k1" value="32.859961703972303" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.41045 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.41045 from x1],ParameterGroup=Parameters,Parameter=k1" value="1.41045360095162" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.419558 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.419558 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.41955785977864901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +3.14272 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +3.14272 from x3],ParameterGroup=Parameters,Parameter=k1" value="3.1427239431687601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.287325 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.287325 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.28732503127990699" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0346929 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.0346929 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.034692917645309601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.476836 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.476836 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.47683620184995001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.2306 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.2306 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.2306016756665701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.512019 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.512019 from x8],ParameterGroup=Parameters,Parameter=k1" value="0.51201876696737003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.222383 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight -0.222383 from x9],ParameterGroup=Parameters,Parameter=k1" value="0.22238307534289201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.288828 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.288828 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.28882807315646902" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.58291 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.58291 from x11],ParameterGroup=Parameters,Parameter=k1" value="1.5829056648206501" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.21599 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +1.21599 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.2159864853517901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.00295834 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +0.00295834 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0029583355704972201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -7.19545]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: bias -7.19545],ParameterGroup=Parameters,Parameter=k1" value="7.1954495043707096" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.76269 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.76269 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.762689903623337" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.597304 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.597304 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.59730371191651599" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.869078 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.869078 from x3],ParameterGroup=Parameters,Parameter=k1" value="0.86907837301523105" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.287817 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.287817 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.28781699737451499" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.00693315 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.00693315 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.0069331474676488404" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.52421 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.52421 from x6],ParameterGroup=Parameters,Parameter=k1" value="1.5242074439657201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.947977 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.947977 from x7],ParameterGroup=Parameters,Parameter=k1" value="0.94797673995166798" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -3.91853 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -3.91853 from x8],ParameterGroup=Parameters,Parameter=k1" value="3.9185294750382198" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -2.09782 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -2.09782 from x9],ParameterGroup=Parameters,Parameter=k1" value="2.0978221633225602" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0435385 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0435385 from x10],ParameterGroup=Parameters,Parameter=k1" value="0.043538505876344002" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.333728 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -0.333728 from x11],ParameterGroup=Parameters,Parameter=k1" value="0.33372828824828099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.46852 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +1.46852 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.46852085802032" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0017348 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +0.0017348 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0017348009563267299" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -6.18276]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -6.18276],ParameterGroup=Parameters,Parameter=k1" value="6.1827645949679502" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0896438 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0896438 from x1],ParameterGroup=Parameters,Parameter=k1" value="0.089643831907247201" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.165189 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.165189 from x2],ParameterGroup=Parameters,Parameter=k1" value="0.165189338124139" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +7.78964 from x3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +7.78964 from x3],ParameterGroup=Parameters,Parameter=k1" value="7.7896413744316604" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0243523 from x4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0243523 from x4],ParameterGroup=Parameters,Parameter=k1" value="0.024352337903386" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0170848 from x5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0170848 from x5],ParameterGroup=Parameters,Parameter=k1" value="0.017084808106115401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0794162 from x6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -0.0794162 from x6],ParameterGroup=Parameters,Parameter=k1" value="0.079416171761084703" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.42429 from x7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.42429 from x7],ParameterGroup=Parameters,Parameter=k1" value="1.4242859184302099" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.28687 from x8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -2.28687 from x8],ParameterGroup=Parameters,Parameter=k1" value="2.28686955873905" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.45365 from x9]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.45365 from x9],ParameterGroup=Parameters,Parameter=k1" value="1.4536534986165801" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +1.10492 from x10]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +1.10492 from x10],ParameterGroup=Parameters,Parameter=k1" value="1.1049188224161901" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -6.33698 from x11]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -6.33698 from x11],ParameterGroup=Parameters,Parameter=k1" value="6.3369774767504703" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.12849 from x12]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight -1.12849 from x12],ParameterGroup=Parameters,Parameter=k1" value="1.12848771912388" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00140695 from x13]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +0.00140695 from x13],ParameterGroup=Parameters,Parameter=k1" value="0.0014069516691359799" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.394624]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.394624],ParameterGroup=Parameters,Parameter=k1" value="0.39462366700172402" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.2976 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.2976 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.2976000308990501" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.16267 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.16267 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.1626683473587001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.03004 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.03004 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.0300445556640601" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.785948 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.785948 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.78594845533371005" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0782573 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.0782573 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.0782573446631432" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.855791 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.855791 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.85579115152358998" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.64163 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.64163 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="1.64163434505463" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.402995 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +0.402995 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.40299507975578303" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.629127]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +0.629127],ParameterGroup=Parameters,Parameter=k1" value="0.62912738323211703" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.04283 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.04283 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.0428329706192001" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.09983 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +1.09983 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="1.09982573986053" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.614828 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.614828 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.61482763290405296" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.615873 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.615873 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.61587327718734697" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.600647 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.600647 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.600646913051605" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.689813 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.689813 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.68981260061264005" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.586999 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +0.586999 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.58699911832809404" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.996811 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.996811 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.99681079387664795" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.52065]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): bias -0.52065],ParameterGroup=Parameters,Parameter=k1" value="0.52065026760101296" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.36605 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -1.36605 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="1.3660541772842401" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.661715 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.661715 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="0.66171461343765303" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.744244 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.744244 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="0.74424421787261996" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.802657 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.802657 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="0.80265724658966098" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.297437 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.297437 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="0.29743650555610701" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.413365 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight -0.413365 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="0.41336455941200301" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.0765433 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +0.0765433 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="0.076543293893337194" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.18217 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Reactions[layer 2 neuron 3 (output): weight +1.18217 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="1.182173371315" type="ReactionParameter" simulationType="fixed"/>
-          </ModelParameterGroup>
-        </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -5820,12 +5785,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_20" name="Time-Course" type="timeCourse" scheduled="true" updateModel="false">
-      <Report reference="Report_12" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_13" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.44721359549995798"/>
+        <Parameter name="Duration" type="float" value="89.442719099991592"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -5842,9 +5807,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_21" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_9" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -5854,14 +5830,14 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_32" name="Elementary Flux Modes" type="fluxMode" scheduled="false" updateModel="false">
-      <Report reference="Report_13" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_14" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="EFM Algorithm" type="EFMAlgorithm">
       </Method>
     </Task>
     <Task key="Task_33" name="Optimization" type="optimization" scheduled="false" updateModel="false">
-      <Report reference="Report_14" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_15" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Subtask" type="cn" value="CN=Root,Vector=TaskList[Steady-State]"/>
         <ParameterText name="ObjectiveExpression" type="expression">
@@ -5885,7 +5861,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_22" name="Parameter Estimation" type="parameterFitting" scheduled="false" updateModel="false">
-      <Report reference="Report_15" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_16" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Maximize" type="bool" value="0"/>
         <Parameter name="Randomize Start Values" type="bool" value="0"/>
@@ -5917,7 +5893,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_23" name="Metabolic Control Analysis" type="metabolicControlAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_16" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_17" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_19"/>
       </Problem>
@@ -5928,7 +5904,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_24" name="Lyapunov Exponents" type="lyapunovExponents" scheduled="false" updateModel="false">
-      <Report reference="Report_17" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_18" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="ExponentNumber" type="unsignedInteger" value="3"/>
         <Parameter name="DivergenceRequested" type="bool" value="1"/>
@@ -5943,7 +5919,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_25" name="Time Scale Separation Analysis" type="timeScaleSeparationAnalysis" scheduled="false" updateModel="false">
-      <Report reference="Report_18" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_19" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="StepNumber" type="unsignedInteger" value="100"/>
         <Parameter name="StepSize" type="float" value="0.01"/>
@@ -5956,7 +5932,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_17" name="Sensitivities" type="sensitivities" scheduled="false" updateModel="false">
-      <Report reference="Report_19" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_20" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="SubtaskType" type="unsignedInteger" value="1"/>
         <ParameterGroup name="TargetFunctions">
@@ -5980,7 +5956,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_31" name="Moieties" type="moieties" scheduled="false" updateModel="false">
-      <Report reference="Report_20" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_21" target="" append="1" confirmOverwrite="1"/>
       <Problem>
       </Problem>
       <Method name="Householder Reduction" type="Householder">
@@ -6023,7 +5999,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_27" name="Linear Noise Approximation" type="linearNoiseApproximation" scheduled="false" updateModel="false">
-      <Report reference="Report_21" target="" append="1" confirmOverwrite="1"/>
+      <Report reference="Report_10" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="Steady-State" type="key" value="Task_19"/>
       </Problem>
@@ -6057,7 +6033,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6065,7 +6041,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_12" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_13" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6076,7 +6052,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_13" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_14" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6084,55 +6060,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_14" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_15" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_15" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_16" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_16" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_17" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6140,11 +6116,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_17" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_18" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6152,11 +6128,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_18" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_19" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6164,11 +6140,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_19" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_20" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6176,11 +6152,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_20" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_21" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6188,11 +6164,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_21" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_10" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -6200,9 +6176,31 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_9" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y3 (layer 2 neuron 3 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -6211,7 +6209,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6220,10 +6218,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6232,10 +6230,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6244,10 +6242,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6256,10 +6254,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6268,10 +6266,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6280,10 +6278,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6292,10 +6290,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6304,10 +6302,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6316,10 +6314,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6328,10 +6326,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 3 (output)]" type="Curve2D">
+        <PlotItem name="[y3 (layer 2 neuron 3 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -6340,7 +6338,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 3 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 13-8-3 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y3 (layer 2 neuron 3 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -6351,9 +6349,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -6364,9 +6360,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -6377,9 +6371,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -6390,9 +6382,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -6403,9 +6393,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -6416,9 +6404,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

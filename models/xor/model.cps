@@ -1,13 +1,9 @@
-<?xml version="1.0" encoding="UTF-8"?>
-<!-- generated with COPASI 4.48.311 (Source) (http://www.copasi.org) at 2026-11-26T08:44:47Z -->
-<?oxygen RNGSchema="http://www.copasi.org/static/schema/CopasiML.rng" type="xml"?>
+<?xml version='1.0' encoding='UTF-8'?>
 <COPASI xmlns="http://www.copasi.org/static/schema" versionMajor="4" versionMinor="48" versionDevel="311" copasiSourcesModified="0">
   <ListOfFunctions>
     <Function key="Function_6" name="Constant flux (irreversible)" type="PreDefined" reversible="false">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Function_6">
 </rdf:Description>
 </rdf:RDF>
@@ -23,7 +19,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <MiriamAnnotation>
 <rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
      <rdf:Description rdf:about="#Function_13">
-     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163" />
+     <CopasiMT:is rdf:resource="urn:miriam:obo.sbo:SBO:0000163"/>
      </rdf:Description>
      </rdf:RDF>
       </MiriamAnnotation>
@@ -36,7 +32,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </body>
       </Comment>
       <Expression>
-        k1*PRODUCT&lt;substrate_i>
+        k1*PRODUCT&lt;substrate_i&gt;
       </Expression>
       <ListOfParameterDescriptions>
         <ParameterDescription key="FunctionParameter_80" name="k1" order="0" role="constant"/>
@@ -46,13 +42,33 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   </ListOfFunctions>
   <Model key="Model_1" name="crn2sbml 2-8-2 network (elementary)" simulationType="time" timeUnit="s" volumeUnit="l" areaUnit="m²" lengthUnit="m" quantityUnit="mol" type="deterministic" avogadroConstant="6.0221417899999999e+23">
     <MiriamAnnotation>
-<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <rdf:Description rdf:about="#Model_1">
     <dcterms:created>
       <rdf:Description>
-        <dcterms:W3CDTF>2026-11-26T08:44:47Z</dcterms:W3CDTF>
+        <dcterms:W3CDTF>2026-11-26T23:48:04Z</dcterms:W3CDTF>
       </rdf:Description>
     </dcterms:created>
+    <dcterms:creator>
+      <rdf:Bag>
+        <rdf:li>
+          <rdf:Bag>
+            <rdf:li rdf:resource="CopasiId2"/>
+          </rdf:Bag>
+        </rdf:li>
+      </rdf:Bag>
+    </dcterms:creator>
+    <dcterms:modified>
+      <rdf:Description>
+        <dcterms:W3CDTF>2026-11-26T23:48:04Z</dcterms:W3CDTF>
+      </rdf:Description>
+    </dcterms:modified>
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000293"/>
+    <CopasiMT:isDescribedBy>
+      <rdf:Bag>
+        <rdf:li rdf:resource="https://identifiers.org/doi:10.1098/rsif.2021.0031"/>
+      </rdf:Bag>
+    </CopasiMT:isDescribedBy>
   </rdf:Description>
 </rdf:RDF>
     </MiriamAnnotation>
@@ -64,152 +80,143 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <p>Weights SHA-256: 4f6f6a3bd93c3d72ccdf6252e24c64de37feae9d3e5d2690bd73a515b12db05d</p>
     <p>Inputs (boundary species, feature order): x1 x2</p>
     <p>Outputs (output order): y1 y2</p>
-    <p>The unique positive steady state of the output species equals the network&apos;s forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021).</p>
+    <p>The unique positive steady state of the output species equals the network's forward pass (Anderson, Joshi and Deshpande, J. R. Soc. Interface 18:20210031, 2021, doi:10.1098/rsif.2021.0031).</p>
   </body>
 
     </Comment>
+    <ListOfUnsupportedAnnotations>
+      <UnsupportedAnnotation name="urn:crn2sbml:annotation:1">
+<crn2sbml:network xmlns:crn2sbml="urn:crn2sbml:annotation:1" weightsSha256="4f6f6a3bd93c3d72ccdf6252e24c64de37feae9d3e5d2690bd73a515b12db05d" crn2sbmlVersion="0.1.0" encoding="elementary" shape="2-8-2" activation="smoothed_relu" eps="0.05" timeScale="1.0"/>
+      </UnsupportedAnnotation>
+    </ListOfUnsupportedAnnotations>
     <ListOfCompartments>
       <Compartment key="Compartment_0" name="cell" simulationType="fixed" dimensionality="3" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Compartment_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Compartment_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000290"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Compartment>
     </ListOfCompartments>
     <ListOfMetabolites>
-      <Metabolite key="Metabolite_0" name="input feature 1" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_0" name="x1 (input feature 1)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_1" name="input feature 2" simulationType="fixed" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_1" name="x2 (input feature 2)" simulationType="fixed" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000405"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_2" name="layer 1 neuron 1" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_2" name="h1_1 (layer 1 neuron 1)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_3" name="layer 1 neuron 2" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_3" name="h1_2 (layer 1 neuron 2)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_4" name="layer 1 neuron 3" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_4" name="h1_3 (layer 1 neuron 3)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_5" name="layer 1 neuron 4" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_5" name="h1_4 (layer 1 neuron 4)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_6" name="layer 1 neuron 5" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_6" name="h1_5 (layer 1 neuron 5)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_7" name="layer 1 neuron 6" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_7" name="h1_6 (layer 1 neuron 6)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_8" name="layer 1 neuron 7" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_8" name="h1_7 (layer 1 neuron 7)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_9" name="layer 1 neuron 8" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_9" name="h1_8 (layer 1 neuron 8)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000285"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_10" name="layer 2 neuron 1 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_10" name="y1 (layer 2 neuron 1 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
-      <Metabolite key="Metabolite_11" name="layer 2 neuron 2 (output)" simulationType="reactions" compartment="Compartment_0" addNoise="false">
+      <Metabolite key="Metabolite_11" name="y2 (layer 2 neuron 2 (output))" simulationType="reactions" compartment="Compartment_0" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Metabolite_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Metabolite_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000406"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
       </Metabolite>
     </ListOfMetabolites>
     <ListOfReactions>
-      <Reaction key="Reaction_0" name="layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_0" name="h1_1_inflow: layer 1 neuron 1: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_0">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_0">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -226,13 +233,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_1" name="layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_1" name="h1_1_limit: layer 1 neuron 1: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_1">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_1">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -242,7 +248,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_1" name="k1" value="1"/>
+          <Constant key="Parameter_1" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -256,13 +262,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_2" name="layer 1 neuron 1: bias +16.5575" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_2" name="h1_1_bias: layer 1 neuron 1: bias +16.5575" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_2">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_2">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -272,7 +277,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_2" name="k1" value="16.5575"/>
+          <Constant key="Parameter_2" name="k1" value="16.5574505112385"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -285,13 +290,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_3" name="layer 1 neuron 1: weight -19.6278 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_3" name="h1_1_w_x1: layer 1 neuron 1: weight -19.6278 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_3">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_3">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -302,7 +306,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_3" name="k1" value="19.6278"/>
+          <Constant key="Parameter_3" name="k1" value="19.6278401721398"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -316,13 +320,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_4" name="layer 1 neuron 1: weight -12.8913 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_4" name="h1_1_w_x2: layer 1 neuron 1: weight -12.8913 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_4">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_4">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -333,7 +336,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_4" name="k1" value="12.8913"/>
+          <Constant key="Parameter_4" name="k1" value="12.8912568358951"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -347,13 +350,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_5" name="layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_5" name="h1_2_inflow: layer 1 neuron 2: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_5">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_5">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -370,13 +372,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_6" name="layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_6" name="h1_2_limit: layer 1 neuron 2: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_6">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_6">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -386,7 +387,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_6" name="k1" value="1"/>
+          <Constant key="Parameter_6" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -400,13 +401,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_7" name="layer 1 neuron 2: bias +2.605" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_7" name="h1_2_bias: layer 1 neuron 2: bias +2.605" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_7">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_7">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -416,7 +416,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_7" name="k1" value="2.605"/>
+          <Constant key="Parameter_7" name="k1" value="2.6049959874377"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -429,13 +429,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_8" name="layer 1 neuron 2: weight +11.0564 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_8" name="h1_2_w_x1: layer 1 neuron 2: weight +11.0564 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_8">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_8">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -447,7 +446,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_8" name="k1" value="11.0564"/>
+          <Constant key="Parameter_8" name="k1" value="11.0563691415833"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -461,13 +460,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_9" name="layer 1 neuron 2: weight -16.1349 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_9" name="h1_2_w_x2: layer 1 neuron 2: weight -16.1349 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_9">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_9">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -478,7 +476,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_9" name="k1" value="16.1349"/>
+          <Constant key="Parameter_9" name="k1" value="16.1348789042204"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -492,13 +490,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_10" name="layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_10" name="h1_3_inflow: layer 1 neuron 3: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_10">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_10">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -515,13 +512,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_11" name="layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_11" name="h1_3_limit: layer 1 neuron 3: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_11">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_11">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -531,7 +527,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_11" name="k1" value="1"/>
+          <Constant key="Parameter_11" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -545,13 +541,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_12" name="layer 1 neuron 3: bias +10.8168" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_12" name="h1_3_bias: layer 1 neuron 3: bias +10.8168" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_12">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_12">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -561,7 +556,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_12" name="k1" value="10.8168"/>
+          <Constant key="Parameter_12" name="k1" value="10.8168447373332"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -574,13 +569,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_13" name="layer 1 neuron 3: weight -13.694 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_13" name="h1_3_w_x1: layer 1 neuron 3: weight -13.694 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_13">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_13">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -591,7 +585,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_13" name="k1" value="13.694"/>
+          <Constant key="Parameter_13" name="k1" value="13.694045765811"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -605,13 +599,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_14" name="layer 1 neuron 3: weight -7.77457 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_14" name="h1_3_w_x2: layer 1 neuron 3: weight -7.77457 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_14">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_14">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -622,7 +615,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_14" name="k1" value="7.77457"/>
+          <Constant key="Parameter_14" name="k1" value="7.77457431878748"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -636,13 +629,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_15" name="layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_15" name="h1_4_inflow: layer 1 neuron 4: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_15">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_15">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -659,13 +651,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_16" name="layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_16" name="h1_4_limit: layer 1 neuron 4: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_16">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_16">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -675,7 +666,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_16" name="k1" value="1"/>
+          <Constant key="Parameter_16" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -689,13 +680,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_17" name="layer 1 neuron 4: bias +4.95087" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_17" name="h1_4_bias: layer 1 neuron 4: bias +4.95087" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_17">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_17">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -705,7 +695,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_17" name="k1" value="4.95087"/>
+          <Constant key="Parameter_17" name="k1" value="4.95086871222691"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -718,13 +708,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_18" name="layer 1 neuron 4: weight -10.2477 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_18" name="h1_4_w_x1: layer 1 neuron 4: weight -10.2477 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_18">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_18">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -735,7 +724,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_18" name="k1" value="10.2477"/>
+          <Constant key="Parameter_18" name="k1" value="10.2477394907606"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -749,13 +738,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_19" name="layer 1 neuron 4: weight -1.35077 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_19" name="h1_4_w_x2: layer 1 neuron 4: weight -1.35077 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_19">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_19">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -766,7 +754,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_19" name="k1" value="1.35077"/>
+          <Constant key="Parameter_19" name="k1" value="1.35076836455284"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -780,13 +768,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_20" name="layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_20" name="h1_5_inflow: layer 1 neuron 5: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_20">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_20">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -803,13 +790,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_21" name="layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_21" name="h1_5_limit: layer 1 neuron 5: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_21">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_21">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -819,7 +805,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_21" name="k1" value="1"/>
+          <Constant key="Parameter_21" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -833,13 +819,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_22" name="layer 1 neuron 5: bias +3.81674" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_22" name="h1_5_bias: layer 1 neuron 5: bias +3.81674" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_22">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_22">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -849,7 +834,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_22" name="k1" value="3.81674"/>
+          <Constant key="Parameter_22" name="k1" value="3.81673890458957"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -862,13 +847,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_23" name="layer 1 neuron 5: weight -18.1511 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_23" name="h1_5_w_x1: layer 1 neuron 5: weight -18.1511 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_23">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_23">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -879,7 +863,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_23" name="k1" value="18.1511"/>
+          <Constant key="Parameter_23" name="k1" value="18.1510955969517"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -893,13 +877,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_24" name="layer 1 neuron 5: weight +10.6555 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_24" name="h1_5_w_x2: layer 1 neuron 5: weight +10.6555 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_24">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_24">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -911,7 +894,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_24" name="k1" value="10.6555"/>
+          <Constant key="Parameter_24" name="k1" value="10.6555195715096"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -925,13 +908,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_25" name="layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_25" name="h1_6_inflow: layer 1 neuron 6: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_25">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_25">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -948,13 +930,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_26" name="layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_26" name="h1_6_limit: layer 1 neuron 6: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_26">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_26">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -964,7 +945,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_26" name="k1" value="1"/>
+          <Constant key="Parameter_26" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -978,20 +959,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_27" name="layer 1 neuron 6: bias -10.8854" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_27" name="h1_6_bias: layer 1 neuron 6: bias -10.8854" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_27">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_27">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_27" name="k1" value="10.8854"/>
+          <Constant key="Parameter_27" name="k1" value="10.8853840756823"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1004,13 +984,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_28" name="layer 1 neuron 6: weight +9.3632 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_28" name="h1_6_w_x1: layer 1 neuron 6: weight +9.3632 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_28">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_28">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1022,7 +1001,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_28" name="k1" value="9.3632"/>
+          <Constant key="Parameter_28" name="k1" value="9.36320182053885"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1036,13 +1015,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_29" name="layer 1 neuron 6: weight +12.2417 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_29" name="h1_6_w_x2: layer 1 neuron 6: weight +12.2417 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_29">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_29">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1054,7 +1032,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_29" name="k1" value="12.2417"/>
+          <Constant key="Parameter_29" name="k1" value="12.2416651001651"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1068,13 +1046,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_30" name="layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_30" name="h1_7_inflow: layer 1 neuron 7: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_30">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_30">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1091,13 +1068,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_31" name="layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_31" name="h1_7_limit: layer 1 neuron 7: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_31">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_31">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1107,7 +1083,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_31" name="k1" value="1"/>
+          <Constant key="Parameter_31" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1121,13 +1097,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_32" name="layer 1 neuron 7: bias +6.04398" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_32" name="h1_7_bias: layer 1 neuron 7: bias +6.04398" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_32">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_32">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1137,7 +1112,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_32" name="k1" value="6.04398"/>
+          <Constant key="Parameter_32" name="k1" value="6.04397981474207"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1150,13 +1125,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_33" name="layer 1 neuron 7: weight -19.2544 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_33" name="h1_7_w_x1: layer 1 neuron 7: weight -19.2544 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_33">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_33">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1167,7 +1141,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_33" name="k1" value="19.2544"/>
+          <Constant key="Parameter_33" name="k1" value="19.2543690563524"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1181,13 +1155,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_34" name="layer 1 neuron 7: weight +7.06883 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_34" name="h1_7_w_x2: layer 1 neuron 7: weight +7.06883 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_34">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_34">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1199,7 +1172,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_34" name="k1" value="7.06883"/>
+          <Constant key="Parameter_34" name="k1" value="7.06883307511322"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1213,13 +1186,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_35" name="layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_35" name="h1_8_inflow: layer 1 neuron 8: +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_35">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_35">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1236,13 +1208,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_36" name="layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_36" name="h1_8_limit: layer 1 neuron 8: -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_36">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_36">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1252,7 +1223,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_36" name="k1" value="1"/>
+          <Constant key="Parameter_36" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1266,20 +1237,19 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_37" name="layer 1 neuron 8: bias -10.8518" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_37" name="h1_8_bias: layer 1 neuron 8: bias -10.8518" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_37">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_37">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
           <Substrate metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfSubstrates>
         <ListOfConstants>
-          <Constant key="Parameter_37" name="k1" value="10.8518"/>
+          <Constant key="Parameter_37" name="k1" value="10.8518140763571"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1292,13 +1262,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_38" name="layer 1 neuron 8: weight +10.3725 from x1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_38" name="h1_8_w_x1: layer 1 neuron 8: weight +10.3725 from x1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_38">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_38">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1310,7 +1279,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_0" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_38" name="k1" value="10.3725"/>
+          <Constant key="Parameter_38" name="k1" value="10.372526176258"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1324,13 +1293,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_39" name="layer 1 neuron 8: weight +11.3581 from x2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_39" name="h1_8_w_x2: layer 1 neuron 8: weight +11.3581 from x2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_39">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_39">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1342,7 +1310,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_1" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_39" name="k1" value="11.3581"/>
+          <Constant key="Parameter_39" name="k1" value="11.3580647535761"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1356,13 +1324,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_40" name="layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_40" name="y1_inflow: layer 2 neuron 1 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_40">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_40">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1379,13 +1346,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_41" name="layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_41" name="y1_limit: layer 2 neuron 1 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_41">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_41">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1395,7 +1361,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_41" name="k1" value="1"/>
+          <Constant key="Parameter_41" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1409,13 +1375,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_42" name="layer 2 neuron 1 (output): bias +0.985866" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_42" name="y1_bias: layer 2 neuron 1 (output): bias +0.985866" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_42">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_42">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1425,7 +1390,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_42" name="k1" value="0.985866"/>
+          <Constant key="Parameter_42" name="k1" value="0.98586642742157"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1438,13 +1403,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_43" name="layer 2 neuron 1 (output): weight +3.17251 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_43" name="y1_w_h1_1: layer 2 neuron 1 (output): weight +3.17251 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_43">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_43">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1456,7 +1420,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_43" name="k1" value="3.17251"/>
+          <Constant key="Parameter_43" name="k1" value="3.17250537872314"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1470,13 +1434,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_44" name="layer 2 neuron 1 (output): weight -2.94359 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_44" name="y1_w_h1_2: layer 2 neuron 1 (output): weight -2.94359 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_44">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_44">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1487,7 +1450,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_3" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_44" name="k1" value="2.94359"/>
+          <Constant key="Parameter_44" name="k1" value="2.94359302520752"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1501,13 +1464,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_45" name="layer 2 neuron 1 (output): weight +1.87592 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_45" name="y1_w_h1_3: layer 2 neuron 1 (output): weight +1.87592 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_45">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_45">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1519,7 +1481,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_45" name="k1" value="1.87592"/>
+          <Constant key="Parameter_45" name="k1" value="1.87592232227325"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1533,13 +1495,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_46" name="layer 2 neuron 1 (output): weight +2.10398 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_46" name="y1_w_h1_4: layer 2 neuron 1 (output): weight +2.10398 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_46">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_46">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1551,7 +1512,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_46" name="k1" value="2.10398"/>
+          <Constant key="Parameter_46" name="k1" value="2.10398387908936"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1565,13 +1526,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_47" name="layer 2 neuron 1 (output): weight -1.77975 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_47" name="y1_w_h1_5: layer 2 neuron 1 (output): weight -1.77975 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_47">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_47">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1582,7 +1542,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_6" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_47" name="k1" value="1.77975"/>
+          <Constant key="Parameter_47" name="k1" value="1.77975165843964"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1596,13 +1556,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_48" name="layer 2 neuron 1 (output): weight +2.70975 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_48" name="y1_w_h1_6: layer 2 neuron 1 (output): weight +2.70975 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_48">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_48">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1614,7 +1573,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_48" name="k1" value="2.70975"/>
+          <Constant key="Parameter_48" name="k1" value="2.70975375175476"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1628,13 +1587,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_49" name="layer 2 neuron 1 (output): weight -2.5954 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_49" name="y1_w_h1_7: layer 2 neuron 1 (output): weight -2.5954 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_49">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_49">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1645,7 +1603,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_8" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_49" name="k1" value="2.5954"/>
+          <Constant key="Parameter_49" name="k1" value="2.59540176391602"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1659,13 +1617,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_50" name="layer 2 neuron 1 (output): weight +2.43608 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_50" name="y1_w_h1_8: layer 2 neuron 1 (output): weight +2.43608 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_50">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_50">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1677,7 +1634,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_10" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_50" name="k1" value="2.43608"/>
+          <Constant key="Parameter_50" name="k1" value="2.43608045578003"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1691,13 +1648,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_51" name="layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_51" name="y2_inflow: layer 2 neuron 2 (output): +0.05·y^0" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_51">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_51">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfProducts>
@@ -1714,13 +1670,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_52" name="layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_52" name="y2_limit: layer 2 neuron 2 (output): -1·y^2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_52">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_52">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1730,7 +1685,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_52" name="k1" value="1"/>
+          <Constant key="Parameter_52" name="k1" value="1.0"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1744,13 +1699,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_53" name="layer 2 neuron 2 (output): bias +1.0218" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_53" name="y2_bias: layer 2 neuron 2 (output): bias +1.0218" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_53">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_53">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1760,7 +1714,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_53" name="k1" value="1.0218"/>
+          <Constant key="Parameter_53" name="k1" value="1.02180194854736"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1773,13 +1727,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_54" name="layer 2 neuron 2 (output): weight -2.1852 from h1_1" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_54" name="y2_w_h1_1: layer 2 neuron 2 (output): weight -2.1852 from h1_1" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_54">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_54">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1790,7 +1743,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_2" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_54" name="k1" value="2.1852"/>
+          <Constant key="Parameter_54" name="k1" value="2.18519830703735"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1804,13 +1757,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_55" name="layer 2 neuron 2 (output): weight +3.57515 from h1_2" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_55" name="y2_w_h1_2: layer 2 neuron 2 (output): weight +3.57515 from h1_2" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_55">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_55">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1822,7 +1774,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_55" name="k1" value="3.57515"/>
+          <Constant key="Parameter_55" name="k1" value="3.57514595985413"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1836,13 +1788,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_56" name="layer 2 neuron 2 (output): weight -2.19723 from h1_3" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_56" name="y2_w_h1_3: layer 2 neuron 2 (output): weight -2.19723 from h1_3" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_56">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_56">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1853,7 +1804,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_4" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_56" name="k1" value="2.19723"/>
+          <Constant key="Parameter_56" name="k1" value="2.19722557067871"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1867,13 +1818,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_57" name="layer 2 neuron 2 (output): weight -1.26279 from h1_4" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_57" name="y2_w_h1_4: layer 2 neuron 2 (output): weight -1.26279 from h1_4" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_57">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_57">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1884,7 +1834,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_5" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_57" name="k1" value="1.26279"/>
+          <Constant key="Parameter_57" name="k1" value="1.26279067993164"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1898,13 +1848,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_58" name="layer 2 neuron 2 (output): weight +2.98704 from h1_5" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_58" name="y2_w_h1_5: layer 2 neuron 2 (output): weight +2.98704 from h1_5" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_58">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_58">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1916,7 +1865,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_58" name="k1" value="2.98704"/>
+          <Constant key="Parameter_58" name="k1" value="2.98704051971436"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1930,13 +1879,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_59" name="layer 2 neuron 2 (output): weight -1.61245 from h1_6" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_59" name="y2_w_h1_6: layer 2 neuron 2 (output): weight -1.61245 from h1_6" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_59">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_59">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1947,7 +1895,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_7" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_59" name="k1" value="1.61245"/>
+          <Constant key="Parameter_59" name="k1" value="1.61244559288025"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1961,13 +1909,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_60" name="layer 2 neuron 2 (output): weight +2.86517 from h1_7" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_60" name="y2_w_h1_7: layer 2 neuron 2 (output): weight +2.86517 from h1_7" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_60">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_60">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000176"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -1979,7 +1926,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_11" stoichiometry="2"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_60" name="k1" value="2.86517"/>
+          <Constant key="Parameter_60" name="k1" value="2.86517071723938"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -1993,13 +1940,12 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           </ListOfCallParameters>
         </KineticLaw>
       </Reaction>
-      <Reaction key="Reaction_61" name="layer 2 neuron 2 (output): weight -0.820931 from h1_8" reversible="false" fast="false" addNoise="false">
+      <Reaction key="Reaction_61" name="y2_w_h1_8: layer 2 neuron 2 (output): weight -0.820931 from h1_8" reversible="false" fast="false" addNoise="false">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-<rdf:Description rdf:about="#Reaction_61">
-</rdf:Description>
+<rdf:RDF xmlns:CopasiMT="http://www.copasi.org/RDF/MiriamTerms#" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="#Reaction_61">
+    <CopasiMT:is rdf:resource="urn:miriam:unknown:SBO:0000179"/>
+  </rdf:Description>
 </rdf:RDF>
         </MiriamAnnotation>
         <ListOfSubstrates>
@@ -2010,7 +1956,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Product metabolite="Metabolite_9" stoichiometry="1"/>
         </ListOfProducts>
         <ListOfConstants>
-          <Constant key="Parameter_61" name="k1" value="0.820931"/>
+          <Constant key="Parameter_61" name="k1" value="0.820931196212769"/>
         </ListOfConstants>
         <KineticLaw function="Function_13" unitType="Default" scalingCompartment="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]">
           <ListOfCallParameters>
@@ -2028,9 +1974,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     <ListOfModelParameterSets activeSet="ModelParameterSet_1">
       <ModelParameterSet key="ModelParameterSet_1" name="Initial State">
         <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#ModelParameterSet_1">
 </rdf:Description>
 </rdf:RDF>
@@ -2042,209 +1986,305 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Species Values" type="Group">
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 1]" value="1.1000565192635312e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[input feature 2]" value="4.7098030372276422e+23" type="Species" simulationType="fixed"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)]" value="0" type="Species" simulationType="reactions"/>
-          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="1.1000565192635312e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="4.7098030372276422e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
         </ModelParameterGroup>
         <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_inflow: layer 1 neuron 1: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_limit: layer 1 neuron 1: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +16.5575]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: bias +16.5575],ParameterGroup=Parameters,Parameter=k1" value="16.5574505112385" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +16.5575]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_bias: layer 1 neuron 1: bias +16.5575],ParameterGroup=Parameters,Parameter=k1" value="16.5574505112385" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -19.6278 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -19.6278 from x1],ParameterGroup=Parameters,Parameter=k1" value="19.627840172139798" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -19.6278 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_w_x1: layer 1 neuron 1: weight -19.6278 from x1],ParameterGroup=Parameters,Parameter=k1" value="19.627840172139798" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -12.8913 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 1: weight -12.8913 from x2],ParameterGroup=Parameters,Parameter=k1" value="12.891256835895099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -12.8913 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_1_w_x2: layer 1 neuron 1: weight -12.8913 from x2],ParameterGroup=Parameters,Parameter=k1" value="12.891256835895099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_inflow: layer 1 neuron 2: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_limit: layer 1 neuron 2: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +2.605]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: bias +2.605],ParameterGroup=Parameters,Parameter=k1" value="2.6049959874376998" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +2.605]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_bias: layer 1 neuron 2: bias +2.605],ParameterGroup=Parameters,Parameter=k1" value="2.6049959874376998" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +11.0564 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight +11.0564 from x1],ParameterGroup=Parameters,Parameter=k1" value="11.0563691415833" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +11.0564 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_w_x1: layer 1 neuron 2: weight +11.0564 from x1],ParameterGroup=Parameters,Parameter=k1" value="11.0563691415833" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -16.1349 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 2: weight -16.1349 from x2],ParameterGroup=Parameters,Parameter=k1" value="16.1348789042204" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -16.1349 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_2_w_x2: layer 1 neuron 2: weight -16.1349 from x2],ParameterGroup=Parameters,Parameter=k1" value="16.1348789042204" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_inflow: layer 1 neuron 3: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_limit: layer 1 neuron 3: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: bias +10.8168]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: bias +10.8168],ParameterGroup=Parameters,Parameter=k1" value="10.8168447373332" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias +10.8168]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_bias: layer 1 neuron 3: bias +10.8168],ParameterGroup=Parameters,Parameter=k1" value="10.8168447373332" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -13.694 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -13.694 from x1],ParameterGroup=Parameters,Parameter=k1" value="13.694045765811" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -13.694 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_w_x1: layer 1 neuron 3: weight -13.694 from x1],ParameterGroup=Parameters,Parameter=k1" value="13.694045765811" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -7.77457 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 3: weight -7.77457 from x2],ParameterGroup=Parameters,Parameter=k1" value="7.7745743187874803" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -7.77457 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_3_w_x2: layer 1 neuron 3: weight -7.77457 from x2],ParameterGroup=Parameters,Parameter=k1" value="7.7745743187874803" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_inflow: layer 1 neuron 4: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_limit: layer 1 neuron 4: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +4.95087]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: bias +4.95087],ParameterGroup=Parameters,Parameter=k1" value="4.9508687122269102" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +4.95087]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_bias: layer 1 neuron 4: bias +4.95087],ParameterGroup=Parameters,Parameter=k1" value="4.9508687122269102" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -10.2477 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -10.2477 from x1],ParameterGroup=Parameters,Parameter=k1" value="10.247739490760599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -10.2477 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_w_x1: layer 1 neuron 4: weight -10.2477 from x1],ParameterGroup=Parameters,Parameter=k1" value="10.247739490760599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.35077 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 4: weight -1.35077 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.3507683645528401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.35077 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_4_w_x2: layer 1 neuron 4: weight -1.35077 from x2],ParameterGroup=Parameters,Parameter=k1" value="1.3507683645528401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_inflow: layer 1 neuron 5: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_limit: layer 1 neuron 5: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +3.81674]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: bias +3.81674],ParameterGroup=Parameters,Parameter=k1" value="3.8167389045895699" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +3.81674]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_bias: layer 1 neuron 5: bias +3.81674],ParameterGroup=Parameters,Parameter=k1" value="3.8167389045895699" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -18.1511 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight -18.1511 from x1],ParameterGroup=Parameters,Parameter=k1" value="18.151095596951698" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -18.1511 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_w_x1: layer 1 neuron 5: weight -18.1511 from x1],ParameterGroup=Parameters,Parameter=k1" value="18.151095596951698" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +10.6555 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 5: weight +10.6555 from x2],ParameterGroup=Parameters,Parameter=k1" value="10.6555195715096" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight +10.6555 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_5_w_x2: layer 1 neuron 5: weight +10.6555 from x2],ParameterGroup=Parameters,Parameter=k1" value="10.6555195715096" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_inflow: layer 1 neuron 6: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_limit: layer 1 neuron 6: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -10.8854]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: bias -10.8854],ParameterGroup=Parameters,Parameter=k1" value="10.8853840756823" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -10.8854]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_bias: layer 1 neuron 6: bias -10.8854],ParameterGroup=Parameters,Parameter=k1" value="10.8853840756823" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +9.3632 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +9.3632 from x1],ParameterGroup=Parameters,Parameter=k1" value="9.3632018205388494" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +9.3632 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_w_x1: layer 1 neuron 6: weight +9.3632 from x1],ParameterGroup=Parameters,Parameter=k1" value="9.3632018205388494" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +12.2417 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 6: weight +12.2417 from x2],ParameterGroup=Parameters,Parameter=k1" value="12.2416651001651" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +12.2417 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_6_w_x2: layer 1 neuron 6: weight +12.2417 from x2],ParameterGroup=Parameters,Parameter=k1" value="12.2416651001651" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_inflow: layer 1 neuron 7: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_limit: layer 1 neuron 7: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: bias +6.04398]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: bias +6.04398],ParameterGroup=Parameters,Parameter=k1" value="6.0439798147420696" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias +6.04398]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_bias: layer 1 neuron 7: bias +6.04398],ParameterGroup=Parameters,Parameter=k1" value="6.0439798147420696" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -19.2544 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight -19.2544 from x1],ParameterGroup=Parameters,Parameter=k1" value="19.254369056352399" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -19.2544 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_w_x1: layer 1 neuron 7: weight -19.2544 from x1],ParameterGroup=Parameters,Parameter=k1" value="19.254369056352399" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +7.06883 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 7: weight +7.06883 from x2],ParameterGroup=Parameters,Parameter=k1" value="7.0688330751132202" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +7.06883 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_7_w_x2: layer 1 neuron 7: weight +7.06883 from x2],ParameterGroup=Parameters,Parameter=k1" value="7.0688330751132202" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_inflow: layer 1 neuron 8: +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_limit: layer 1 neuron 8: -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -10.8518]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: bias -10.8518],ParameterGroup=Parameters,Parameter=k1" value="10.851814076357099" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -10.8518]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_bias: layer 1 neuron 8: bias -10.8518],ParameterGroup=Parameters,Parameter=k1" value="10.851814076357099" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +10.3725 from x1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +10.3725 from x1],ParameterGroup=Parameters,Parameter=k1" value="10.372526176258001" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight +10.3725 from x1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_w_x1: layer 1 neuron 8: weight +10.3725 from x1],ParameterGroup=Parameters,Parameter=k1" value="10.372526176258001" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +11.3581 from x2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 1 neuron 8: weight +11.3581 from x2],ParameterGroup=Parameters,Parameter=k1" value="11.3580647535761" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +11.3581 from x2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[h1_8_w_x2: layer 1 neuron 8: weight +11.3581 from x2],ParameterGroup=Parameters,Parameter=k1" value="11.3580647535761" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_inflow: layer 2 neuron 1 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_limit: layer 2 neuron 1 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.985866]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): bias +0.985866],ParameterGroup=Parameters,Parameter=k1" value="0.98586642742157005" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.985866]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_bias: layer 2 neuron 1 (output): bias +0.985866],ParameterGroup=Parameters,Parameter=k1" value="0.98586642742157005" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +3.17251 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +3.17251 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="3.1725053787231401" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight +3.17251 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_1: layer 2 neuron 1 (output): weight +3.17251 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="3.1725053787231401" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.94359 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.94359 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.94359302520752" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -2.94359 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_2: layer 2 neuron 1 (output): weight -2.94359 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="2.94359302520752" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.87592 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +1.87592 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.87592232227325" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight +1.87592 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_3: layer 2 neuron 1 (output): weight +1.87592 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="1.87592232227325" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.10398 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.10398 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.1039838790893599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +2.10398 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_4: layer 2 neuron 1 (output): weight +2.10398 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="2.1039838790893599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.77975 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -1.77975 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="1.77975165843964" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -1.77975 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_5: layer 2 neuron 1 (output): weight -1.77975 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="1.77975165843964" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.70975 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.70975 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="2.7097537517547599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +2.70975 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_6: layer 2 neuron 1 (output): weight +2.70975 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="2.7097537517547599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.5954 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight -2.5954 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.5954017639160201" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight -2.5954 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_7: layer 2 neuron 1 (output): weight -2.5954 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.5954017639160201" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.43608 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 1 (output): weight +2.43608 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.4360804557800302" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +2.43608 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y1_w_h1_8: layer 2 neuron 1 (output): weight +2.43608 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="2.4360804557800302" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_inflow: layer 2 neuron 2 (output): +0.05·y^0],ParameterGroup=Parameters,Parameter=v" value="0.050000000000000003" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_limit: layer 2 neuron 2 (output): -1·y^2],ParameterGroup=Parameters,Parameter=k1" value="1" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.0218]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): bias +1.0218],ParameterGroup=Parameters,Parameter=k1" value="1.02180194854736" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.0218]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_bias: layer 2 neuron 2 (output): bias +1.0218],ParameterGroup=Parameters,Parameter=k1" value="1.02180194854736" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.1852 from h1_1]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.1852 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="2.18519830703735" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight -2.1852 from h1_1]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_1: layer 2 neuron 2 (output): weight -2.1852 from h1_1],ParameterGroup=Parameters,Parameter=k1" value="2.18519830703735" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +3.57515 from h1_2]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +3.57515 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="3.57514595985413" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +3.57515 from h1_2]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_2: layer 2 neuron 2 (output): weight +3.57515 from h1_2],ParameterGroup=Parameters,Parameter=k1" value="3.57514595985413" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.19723 from h1_3]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -2.19723 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="2.19722557067871" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -2.19723 from h1_3]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_3: layer 2 neuron 2 (output): weight -2.19723 from h1_3],ParameterGroup=Parameters,Parameter=k1" value="2.19722557067871" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.26279 from h1_4]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.26279 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.26279067993164" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -1.26279 from h1_4]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_4: layer 2 neuron 2 (output): weight -1.26279 from h1_4],ParameterGroup=Parameters,Parameter=k1" value="1.26279067993164" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.98704 from h1_5]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.98704 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.9870405197143599" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +2.98704 from h1_5]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_5: layer 2 neuron 2 (output): weight +2.98704 from h1_5],ParameterGroup=Parameters,Parameter=k1" value="2.9870405197143599" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.61245 from h1_6]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -1.61245 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.6124455928802499" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -1.61245 from h1_6]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_6: layer 2 neuron 2 (output): weight -1.61245 from h1_6],ParameterGroup=Parameters,Parameter=k1" value="1.6124455928802499" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.86517 from h1_7]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight +2.86517 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.8651707172393799" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight +2.86517 from h1_7]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_7: layer 2 neuron 2 (output): weight +2.86517 from h1_7],ParameterGroup=Parameters,Parameter=k1" value="2.8651707172393799" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
-          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.820931 from h1_8]" type="Reaction">
-            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[layer 2 neuron 2 (output): weight -0.820931 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.820931196212769" type="ReactionParameter" simulationType="fixed"/>
+          <ModelParameterGroup cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.820931 from h1_8]" type="Reaction">
+            <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Reactions[y2_w_h1_8: layer 2 neuron 2 (output): weight -0.820931 from h1_8],ParameterGroup=Parameters,Parameter=k1" value="0.820931196212769" type="ReactionParameter" simulationType="fixed"/>
           </ModelParameterGroup>
         </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_0" name="sample 3">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_0">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="4.8128739167051233e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="1.9408563534179679e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_2" name="sample 2">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_2">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="5.2846034959835195e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="5.2281146995882389e+22" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
+      </ModelParameterSet>
+      <ModelParameterSet key="ModelParameterSet_3" name="sample 1">
+        <MiriamAnnotation>
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="#ModelParameterSet_3">
+</rdf:Description>
+</rdf:RDF>
+        </MiriamAnnotation>
+        <ModelParameterGroup cn="String=Initial Time" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary)" value="0" type="Model" simulationType="time"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Compartment Sizes" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell]" value="1" type="Compartment" simulationType="fixed"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Species Values" type="Group">
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x1 (input feature 1)]" value="1.1000565192635312e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[x2 (input feature 2)]" value="4.7098030372276422e+23" type="Species" simulationType="fixed"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))]" value="0" type="Species" simulationType="reactions"/>
+          <ModelParameter cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))]" value="0" type="Species" simulationType="reactions"/>
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Initial Global Quantities" type="Group">
+        </ModelParameterGroup>
+        <ModelParameterGroup cn="String=Kinetic Parameters" type="Group">
+          </ModelParameterGroup>
       </ModelParameterSet>
     </ListOfModelParameterSets>
     <StateTemplate>
@@ -2291,9 +2331,9 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Report reference="Report_12" target="" append="1" confirmOverwrite="1"/>
       <Problem>
         <Parameter name="AutomaticStepSize" type="bool" value="0"/>
-        <Parameter name="StepNumber" type="unsignedInteger" value="500"/>
-        <Parameter name="StepSize" type="float" value="0.089442719099991588"/>
-        <Parameter name="Duration" type="float" value="44.721359549995796"/>
+        <Parameter name="StepNumber" type="unsignedInteger" value="200"/>
+        <Parameter name="StepSize" type="float" value="0.44721359549995798"/>
+        <Parameter name="Duration" type="float" value="89.442719099991592"/>
         <Parameter name="TimeSeriesRequested" type="bool" value="1"/>
         <Parameter name="OutputStartTime" type="float" value="0"/>
         <Parameter name="Output Event" type="bool" value="0"/>
@@ -2310,9 +2350,20 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       </Method>
     </Task>
     <Task key="Task_19" name="Scan" type="scan" scheduled="false" updateModel="false">
+      <Report reference="Report_10" target="steady_states.tsv" append="0" confirmOverwrite="0"/>
       <Problem>
         <Parameter name="Subtask" type="unsignedInteger" value="1"/>
         <ParameterGroup name="ScanItems">
+          <ParameterGroup name="ScanItem">
+            <Parameter name="Number of steps" type="unsignedInteger" value="3"/>
+            <Parameter name="Type" type="unsignedInteger" value="4"/>
+            <Parameter name="Object" type="cn" value=""/>
+            <ParameterGroup name="ParameterSet CNs">
+              <Parameter name="0" type="cn" value="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=ParameterSets[sample 1]"/>
+              <Parameter name="1" type="cn" value="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=ParameterSets[sample 2]"/>
+              <Parameter name="2" type="cn" value="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=ParameterSets[sample 3]"/>
+            </ParameterGroup>
+          </ParameterGroup>
         </ParameterGroup>
         <Parameter name="Subtask Output" type="string" value="subTaskDuring"/>
         <Parameter name="Adjust initial conditions" type="bool" value="0"/>
@@ -2525,7 +2576,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </Task>
   </ListOfTasks>
   <ListOfReports>
-    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#x09;" precision="6">
+    <Report key="Report_11" name="Steady-State" taskType="steadyState" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2533,7 +2584,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Steady-State]"/>
       </Footer>
     </Report>
-    <Report key="Report_12" name="Time-Course" taskType="timeCourse" separator="&#x09;" precision="6">
+    <Report key="Report_12" name="Time-Course" taskType="timeCourse" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2544,7 +2595,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time-Course],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_13" name="Elementary Flux Modes" taskType="fluxMode" separator="&#x09;" precision="6">
+    <Report key="Report_13" name="Elementary Flux Modes" taskType="fluxMode" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2552,55 +2603,55 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Elementary Flux Modes],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_14" name="Optimization" taskType="optimization" separator="&#x09;" precision="6">
+    <Report key="Report_14" name="Optimization" taskType="optimization" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Problem=Optimization,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Optimization],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_15" name="Parameter Estimation" taskType="parameterFitting" separator="&#x09;" precision="6">
+    <Report key="Report_15" name="Parameter Estimation" taskType="parameterFitting" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
       <Header>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Description"/>
         <Object cn="String=\[Function Evaluations\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Value\]"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="String=\[Best Parameters\]"/>
       </Header>
       <Body>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Function Evaluations"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Value"/>
-        <Object cn="Separator=&#x09;"/>
+        <Object cn="Separator=&#9;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Problem=Parameter Estimation,Reference=Best Parameters"/>
       </Body>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Parameter Estimation],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_16" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_16" name="Metabolic Control Analysis" taskType="metabolicControlAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2608,11 +2659,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Metabolic Control Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_17" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#x09;" precision="6">
+    <Report key="Report_17" name="Lyapunov Exponents" taskType="lyapunovExponents" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2620,11 +2671,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Lyapunov Exponents],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_18" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#x09;" precision="6">
+    <Report key="Report_18" name="Time Scale Separation Analysis" taskType="timeScaleSeparationAnalysis" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2632,11 +2683,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Time Scale Separation Analysis],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_19" name="Sensitivities" taskType="sensitivities" separator="&#x09;" precision="6">
+    <Report key="Report_19" name="Sensitivities" taskType="sensitivities" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2644,11 +2695,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Sensitivities],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_20" name="Moieties" taskType="moieties" separator="&#x09;" precision="6">
+    <Report key="Report_20" name="Moieties" taskType="moieties" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2656,11 +2707,11 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Moieties],Object=Result"/>
       </Footer>
     </Report>
-    <Report key="Report_21" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#x09;" precision="6">
+    <Report key="Report_21" name="Linear Noise Approximation" taskType="linearNoiseApproximation" separator="&#9;" precision="17">
       <Comment>
         Automatically generated report.
       </Comment>
@@ -2668,9 +2719,27 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Description"/>
       </Header>
       <Footer>
-        <Object cn="String=&#x0a;"/>
+        <Object cn="String=&#10;"/>
         <Object cn="CN=Root,Vector=TaskList[Linear Noise Approximation],Object=Result"/>
       </Footer>
+    </Report>
+    <Report key="Report_10" name="steady states" taskType="scan" separator="&#9;" precision="17">
+      <Comment>
+      </Comment>
+      <Header>
+        <Object cn="String=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y1 (layer 2 neuron 1 (output))\]"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="String=\[y2 (layer 2 neuron 2 (output))\]"/>
+      </Header>
+      <Body>
+        <Object cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
+        <Object cn="Separator=&#9;"/>
+        <Object cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
+      </Body>
     </Report>
   </ListOfReports>
   <ListOfPlots>
@@ -2679,7 +2748,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
       <Parameter name="log Y" type="bool" value="0"/>
       <Parameter name="plot engine" type="string" value="QCustomPlot"/>
       <ListOfPlotItems>
-        <PlotItem name="[layer 1 neuron 1]" type="Curve2D">
+        <PlotItem name="[h1_1 (layer 1 neuron 1)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2688,10 +2757,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 1],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_1 (layer 1 neuron 1)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 2]" type="Curve2D">
+        <PlotItem name="[h1_2 (layer 1 neuron 2)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2700,10 +2769,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 2],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_2 (layer 1 neuron 2)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 3]" type="Curve2D">
+        <PlotItem name="[h1_3 (layer 1 neuron 3)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2712,10 +2781,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 3],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_3 (layer 1 neuron 3)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 4]" type="Curve2D">
+        <PlotItem name="[h1_4 (layer 1 neuron 4)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2724,10 +2793,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 4],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_4 (layer 1 neuron 4)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 5]" type="Curve2D">
+        <PlotItem name="[h1_5 (layer 1 neuron 5)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2736,10 +2805,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 5],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_5 (layer 1 neuron 5)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 6]" type="Curve2D">
+        <PlotItem name="[h1_6 (layer 1 neuron 6)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2748,10 +2817,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 6],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_6 (layer 1 neuron 6)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 7]" type="Curve2D">
+        <PlotItem name="[h1_7 (layer 1 neuron 7)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2760,10 +2829,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 7],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_7 (layer 1 neuron 7)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 1 neuron 8]" type="Curve2D">
+        <PlotItem name="[h1_8 (layer 1 neuron 8)]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2772,10 +2841,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 1 neuron 8],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[h1_8 (layer 1 neuron 8)],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 1 (output)]" type="Curve2D">
+        <PlotItem name="[y1 (layer 2 neuron 1 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2784,10 +2853,10 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 1 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y1 (layer 2 neuron 1 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
-        <PlotItem name="[layer 2 neuron 2 (output)]" type="Curve2D">
+        <PlotItem name="[y2 (layer 2 neuron 2 (output))]" type="Curve2D">
           <Parameter name="Line type" type="unsignedInteger" value="0"/>
           <Parameter name="Line subtype" type="unsignedInteger" value="0"/>
           <Parameter name="Line width" type="unsignedFloat" value="1.2"/>
@@ -2796,7 +2865,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
           <Parameter name="Recording Activity" type="string" value="during"/>
           <ListOfChannels>
             <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Reference=Time"/>
-            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[layer 2 neuron 2 (output)],Reference=Concentration"/>
+            <ChannelSpec cn="CN=Root,Model=crn2sbml 2-8-2 network (elementary),Vector=Compartments[cell],Vector=Metabolites[y2 (layer 2 neuron 2 (output))],Reference=Concentration"/>
           </ListOfChannels>
         </PlotItem>
       </ListOfPlotItems>
@@ -2807,9 +2876,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
   <ListOfUnitDefinitions>
     <UnitDefinition key="Unit_1" name="meter" symbol="m">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_0">
 </rdf:Description>
 </rdf:RDF>
@@ -2820,9 +2887,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_5" name="second" symbol="s">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_4">
 </rdf:Description>
 </rdf:RDF>
@@ -2833,9 +2898,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_13" name="Avogadro" symbol="Avogadro">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_12">
 </rdf:Description>
 </rdf:RDF>
@@ -2846,9 +2909,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_17" name="item" symbol="#">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_16">
 </rdf:Description>
 </rdf:RDF>
@@ -2859,9 +2920,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_35" name="liter" symbol="l">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_34">
 </rdf:Description>
 </rdf:RDF>
@@ -2872,9 +2931,7 @@ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
     </UnitDefinition>
     <UnitDefinition key="Unit_41" name="mole" symbol="mol">
       <MiriamAnnotation>
-<rdf:RDF
-xmlns:dcterms="http://purl.org/dc/terms/"
-xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:RDF xmlns:dcterms="http://purl.org/dc/terms/" xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="#Unit_40">
 </rdf:Description>
 </rdf:RDF>

@@ -1,0 +1,137 @@
+"""Each exported artefact loaded and settled by the tool that consumes it, for comparison with the forward pass.
+
+| artefact     | consumer                                                      | function                   |
+|--------------|---------------------------------------------------------------|----------------------------|
+| ``model.xml``  | libRoadRunner; COPASI (SBML import)                         | :func:`settle_sbml`        |
+| ``model.ant``  | libantimony (Antimony -> SBML), then libRoadRunner          | :func:`settle_antimony`    |
+| ``model.cps``  | COPASI loads the file and runs its own scan over the samples | :func:`run_cps_scan`       |
+| ``model.omex`` | COPASI opens the archive and runs the imported time course  | :func:`run_omex_in_copasi` |
+
+Tellurium's COMBINE executor runs in a separate process (importing Tellurium changes libRoadRunner's global
+state): see ``tests/tellurium_session.py``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from crn2sbml.compiler import CompiledNetwork
+from crn2sbml.errors import SimulationError
+
+
+def settle_sbml(compiled: CompiledNetwork, sbml: str, x: np.ndarray, consumer: str = "roadrunner") -> np.ndarray:
+    """Output concentrations ``(n, n_outputs)`` of SBML text settled on inputs ``x`` in ``consumer``
+    (``roadrunner`` or ``copasi``), with the stopping rule of :mod:`crn2sbml.simulate.base`."""
+    if consumer == "roadrunner":
+        from crn2sbml.simulate import roadrunner_simulator
+
+        return roadrunner_simulator(compiled, encoding="elementary", sbml=sbml).settle(x).require_converged().outputs
+    if consumer == "copasi":
+        from crn2sbml.simulate.copasi import CopasiSimulator
+
+        with CopasiSimulator.from_compiled(compiled, sbml=sbml) as sim:
+            return sim.settle(x).require_converged().outputs
+    raise SimulationError(f"unknown SBML consumer {consumer!r}; choose roadrunner or copasi")
+
+
+def antimony_to_sbml(text: str) -> str:
+    """libantimony's SBML for Antimony ``text`` (libantimony keeps global state: cleared before each load)."""
+    import antimony
+
+    antimony.clearPreviousLoads()
+    if antimony.loadAntimonyString(text) < 0:
+        raise SimulationError(f"libantimony could not read the model: {antimony.getLastError().strip()}")
+    sbml = antimony.getSBMLString(antimony.getMainModuleName())
+    if not sbml:
+        raise SimulationError(f"libantimony produced no SBML: {antimony.getLastError().strip()}")
+    return sbml
+
+
+def settle_antimony(compiled: CompiledNetwork, text: str, x: np.ndarray) -> np.ndarray:
+    """``model.ant`` read by libantimony and settled in libRoadRunner: outputs ``(n, n_outputs)``."""
+    return settle_sbml(compiled, antimony_to_sbml(text), x, "roadrunner")
+
+
+def run_cps_scan(cps: bytes, n_outputs: int) -> np.ndarray:
+    """Load a ``.cps`` written by :func:`crn2sbml.export.copasi.to_cps` in COPASI, run its scan over the
+    per-sample parameter sets and return the last report row of each sample: ``(n_samples, n_outputs)``."""
+    from crn2sbml.simulate.copasi import copasi_locale
+
+    with copasi_locale():  # COPASI's tasks may set LC_ALL=C and leave it so
+        return _run_cps_scan(cps, n_outputs)
+
+
+def _run_cps_scan(cps: bytes, n_outputs: int) -> np.ndarray:
+    from crn2sbml.export.copasi import REPORT_FILE
+    from crn2sbml.simulate.copasi import _messages, copasi_locale, copasi_module
+
+    copasi = copasi_module()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.cps"
+        path.write_bytes(cps)
+        datamodel = copasi.CRootContainer.addDatamodel()
+        try:
+            with copasi_locale():
+                if not datamodel.loadModel(str(path)):
+                    raise SimulationError(f"COPASI could not load the .cps file: {_messages()}")
+            task = datamodel.getTask("Scan")
+            if not (task.initializeRaw(copasi.CCopasiTask.OUTPUT_UI) and task.processRaw(True)):
+                raise SimulationError(f"COPASI's scan failed: {task.getProcessError() or _messages()}")
+            task.restore()  # closes the report file
+        finally:
+            copasi.CRootContainer.removeDatamodel(datamodel)
+        return _last_rows((Path(tmp) / REPORT_FILE).read_text(encoding="utf-8"), n_outputs)
+
+
+def _last_rows(report: str, n_outputs: int) -> np.ndarray:
+    """The last numeric row of each block of a COPASI scan report (blocks are separated by blank lines)."""
+    blocks, current = [], []
+    for line in report.splitlines()[1:]:  # the first line is the header
+        if line.strip():
+            current.append(line)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    rows = [[float(v) for v in block[-1].split("\t") if v.strip()] for block in blocks]
+    if not rows or any(len(row) != n_outputs + 1 for row in rows):
+        raise SimulationError(f"unexpected COPASI report layout ({len(rows)} blocks)")
+    return np.array(rows)[:, 1:]
+
+
+def run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
+    """Open a COMBINE archive in COPASI and run the time course it imports (COPASI 4.48 imports the first
+    model and task of the SED-ML: sample 1). Returns the outputs at the end, ``(n_outputs,)``, in the order of
+    ``output_names`` (the SBML names of the output species)."""
+    from crn2sbml.simulate.copasi import copasi_locale
+
+    with copasi_locale():  # COPASI's tasks may set LC_ALL=C and leave it so
+        return _run_omex_in_copasi(omex, output_names)
+
+
+def _run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
+    from crn2sbml.simulate.copasi import _messages, copasi_locale, copasi_module
+
+    copasi = copasi_module()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.omex"
+        path.write_bytes(omex)
+        datamodel = copasi.CRootContainer.addDatamodel()
+        try:
+            with copasi_locale():
+                if not datamodel.openCombineArchive(str(path), None, True):
+                    raise SimulationError(f"COPASI could not open the archive: {_messages()}")
+            task = datamodel.getTask("Time-Course")
+            if not (task.initializeRaw(copasi.CCopasiTask.OUTPUT_UI) and task.processRaw(True)):
+                raise SimulationError(f"COPASI's time course failed: {task.getProcessError() or _messages()}")
+            by_name = {m.getObjectName(): m.getConcentration() for m in datamodel.getModel().getMetabolites()}
+        finally:
+            copasi.CRootContainer.removeDatamodel(datamodel)
+    missing = [n for n in output_names if n not in by_name]
+    if missing:
+        raise SimulationError(f"COPASI's model has no species named {missing[:3]}")
+    return np.array([by_name[n] for n in output_names])

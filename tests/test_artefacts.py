@@ -21,7 +21,13 @@ import pytest
 from crn2sbml.compiler import compile_network
 from crn2sbml.export import UnsupportedFormatError, export
 from crn2sbml.export.folder import model_folder_files
-from crn2sbml.validate.artefacts import run_cps_scan, run_omex_in_copasi, settle_antimony, settle_sbml
+from crn2sbml.validate.artefacts import (
+    run_cps_scan,
+    run_omex_in_copasi,
+    run_omex_in_tellurium,
+    settle_antimony,
+    settle_sbml,
+)
 from tests.conftest import random_network
 from tests.tellurium_session import run_tellurium
 
@@ -174,23 +180,11 @@ def test_model_omex_is_valid_with_metadata(tmp_path):
 
 
 @pytest.mark.parametrize("name", SHAPES)
-def test_model_omex_executed_by_tellurium_reports_outputs_beside_expected(name, tmp_path):
+def test_model_omex_executed_by_tellurium_reports_outputs_beside_expected(name):
     compiled, x, expected, files = case(name)
-    path = tmp_path / "model.omex"
-    path.write_bytes(files["model.omex"])
-    result = run_tellurium(
-        """
-        import roadrunner  # LLJIT compiles each sample's model several times faster; the results are the same
-        roadrunner.Config.setValue(roadrunner.Config.LLVM_BACKEND, roadrunner.Config.LLJIT)
-        results = te.executeCombineArchive(path, printPython=False, saveOutputs=False)
-        dg = next(iter(results.values()))["dataGenerators"]
-        result = {kind: [[float(dg[f"dg_s{i}_{s}{suffix}"][-1, 0]) for s in outputs] for i in range(1, n + 1)]
-                  for kind, suffix in (("simulated", ""), ("expected", "_expected"))}
-        """,
-        path=str(path), outputs=list(compiled.output_species), n=len(x),
-    )
-    np.testing.assert_allclose(result["expected"], expected, rtol=1e-14)  # SED-ML math: 15 digits
-    assert_close(result["simulated"], expected)
+    simulated, reported = run_omex_in_tellurium(files["model.omex"], list(compiled.output_species), len(x))
+    np.testing.assert_allclose(reported, expected, rtol=1e-14)  # SED-ML math carries 15 digits
+    assert_close(simulated, expected)
 
 
 @pytest.mark.parametrize("name", SHAPES)

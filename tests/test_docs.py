@@ -56,7 +56,8 @@ def test_page_blocks_run(page, tmp_path):
             continue
         proc = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=tmp_path, env=env, capture_output=True,
                               text=True, timeout=600, check=False)
-        assert proc.returncode == 0, f"{page.name}: sh block failed:\n{code}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+        output = proc.stdout[-2000:] + proc.stderr[-3000:]
+        assert proc.returncode == 0, f"{page.name}: sh block failed:\n{code}\n{output}"
     if python:
         script = "\n\n".join(python)
         proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,

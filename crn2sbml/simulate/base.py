@@ -1,26 +1,85 @@
-"""The simulator interface every backend implements, and the shared stopping rule.
+"""The simulator interface every backend implements, and the one settling loop they all run.
 
 A backend settles a compiled network for many input vectors: it clamps the input species, integrates the
 ODE from a non-negative initial state and stops when the *relative rate of change*
-``max_i |dy_i/dt| / |y_i|`` falls below ``tolerance`` (units 1/time). Near the fixed point each neuron
-relaxes at rate >= ``2·sqrt(eps)·c`` (SPEC §2), so the remaining relative error is at most about
-``tolerance / (2·sqrt(eps)·c)``. ``steadyState()`` root finders are not used: they can land on the
-negative root of ``eps + u·y - y²``.
+``max_i |dy_i/dt| / |y_i|`` falls to ``tolerance`` (units 1/time) or below. ``steadyState()`` root finders
+are not used: they can land on the negative root of ``eps + u·y - y²``.
+
+The loop (:meth:`AbstractSimulator.settle`, a template method) is written once, here: integrate in chunks,
+the first two relaxation times long and each next one 1.5 times longer, until every sample meets the
+tolerance or ``max_time`` (default 2000 relaxation times) is reached. It works on arrays of samples with a
+per-sample "still active" mask, so a batch backend (JAX) settles a whole slice at once and a backend that
+integrates one sample at a time (:class:`AbstractSingleSampleSimulator`) is the n = 1 case. A backend only
+says how to start a batch (clamp the inputs, set the initial state), advance it from ``t0`` to ``t1`` and
+read ``(y, dy/dt)`` of the neurons.
+
+The relaxation time is the activation's own: every neuron relaxes at least at rate
+``rate_bound · c`` near its fixed point (:meth:`PolynomialActivation.rate_bound
+<crn2sbml.nn.activations.PolynomialActivation.rate_bound>`, ``2·sqrt(eps)`` for the smoothed ReLU), so
+the relative error left at the stop is at most about ``tolerance / (rate_bound · c)``.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import contextlib
+import math
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from crn2sbml.errors import InputError, SimulationError, SimulatorInputError
-from crn2sbml.validate.inputs import check_inputs
+from crn2sbml.validate.inputs import check_inputs, check_options
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from crn2sbml.compiler import CompiledNetwork
+    from crn2sbml.nn.activations import PolynomialActivation
 
 DEFAULT_TOLERANCE = 1e-10
 """Default stopping threshold on max relative rate of change (1/s)."""
+
+FIRST_CHUNK_RELAXATION_TIMES = 2.0
+"""Length of the first integration chunk, in slowest relaxation times."""
+
+CHUNK_GROWTH = 1.5
+"""Each chunk is this much longer than the one before: few checks early, few chunks late."""
+
+MAX_RELAXATION_TIMES = 2000.0
+"""Default ``max_time`` in slowest relaxation times: a sample still moving then is reported unconverged."""
+
+Progress = Callable[[int], object]
+"""``progress(k)``: ``k`` more samples finished (settled or given up)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; declared once per backend class as ``capabilities``.
+
+    ``batch``: integrates many samples as one state (a slice at a time), not sample by sample;
+    ``gpu``: runs on an accelerator when one is present; ``stochastic``: results are random draws (a
+    stochastic simulation), not the deterministic ODE's fixed point; ``initial_states``: honours
+    ``settle(..., initial_state=...)``; ``encodings``: the SBML encodings it can load (``"lumped"``,
+    ``"elementary"``; the first is its default) — empty when it builds its ODE from the compiled network
+    and reads no SBML; ``process_safe``: may share a process with the other backends (``False`` for JAX:
+    libRoadRunner models built after XLA compilations in the same process crashed, so run it in a spawned
+    worker, see :func:`crn2sbml.simulate.settle_in_subprocess`).
+    """
+
+    batch: bool
+    gpu: bool
+    stochastic: bool
+    initial_states: bool
+    encodings: tuple[str, ...]
+    process_safe: bool
+
+    @property
+    def reads_sbml(self) -> bool:
+        return bool(self.encodings)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,10 +122,39 @@ class SteadyStates:
         )
 
 
-def relaxation_time(eps: float, time_scale: float) -> float:
-    """``1 / (2 sqrt(eps) c)`` s: the slowest smoothed-ReLU neuron's relaxation time, which sets the first
-    integration chunk of every backend."""
-    return 1.0 / (2.0 * float(np.sqrt(eps)) * time_scale)
+def relaxation_time(rate_bound: float, time_scale: float = 1.0) -> float:
+    """``1 / (rate_bound · c)`` s: the slowest neuron's relaxation time near its fixed point.
+
+    ``rate_bound`` is the activation's slowest relaxation rate at time scale 1
+    (``PolynomialActivation.rate_bound()``; ``2 sqrt(eps)`` for the smoothed ReLU, less for the power
+    activations), ``time_scale`` the factor ``c`` on every rate constant.
+    """
+    if isinstance(rate_bound, bool) or not (isinstance(rate_bound, (int, float, np.floating))
+                                            and math.isfinite(rate_bound) and rate_bound > 0):
+        raise InputError(f"rate bound must be finite and > 0, got {rate_bound!r}")
+    return 1.0 / (float(rate_bound) * float(time_scale))
+
+
+def rate_bound_argument(rate_bound: float | None, eps: float | None, *, where: str) -> float:
+    """``rate_bound``, or for the deprecated ``eps`` argument the smoothed ReLU's ``2 sqrt(eps)``.
+
+    For the SBML backends, which are not given the network and so cannot ask its activation.
+    """
+    if rate_bound is not None:
+        if eps is not None:
+            raise InputError(f"{where}: give rate_bound or eps, not both")
+        return rate_bound
+    if eps is None:
+        raise InputError(f"{where}: rate_bound (the activation's rate_bound()) is required")
+    warnings.warn(f"{where}: eps= assumes the smoothed ReLU; pass rate_bound=activation.rate_bound() instead",
+                  DeprecationWarning, stacklevel=3)
+    check_options(eps=eps, where=where)
+    return 2.0 * math.sqrt(eps)
+
+
+def activation_relaxation_time(activation: PolynomialActivation, time_scale: float = 1.0) -> float:
+    """:func:`relaxation_time` of ``activation`` (its own ``rate_bound()``) at time scale ``time_scale``."""
+    return relaxation_time(activation.rate_bound(), time_scale)
 
 
 def relative_rate(y: np.ndarray, dydt: np.ndarray) -> np.ndarray:
@@ -74,14 +162,68 @@ def relative_rate(y: np.ndarray, dydt: np.ndarray) -> np.ndarray:
     return np.max(np.abs(dydt) / np.maximum(np.abs(y), 1e-300), axis=-1)
 
 
-class AbstractSimulator(abc.ABC):
-    """Settles one compiled network for many inputs. Concrete backends: roadrunner, scipy, copasi, jax.
+@dataclass(frozen=True)
+class StoppingRule:
+    """When the settling loop stops: ``residual <= tolerance`` (1/s) or ``t >= max_time`` (s).
 
-    :meth:`settle` is the one entry point: it checks the inputs and the initial state the same way for every
-    backend (:func:`crn2sbml.validate.inputs.check_inputs`) and only then calls the backend's :meth:`_settle`.
+    ``relax_time`` (s) sets the chunk lengths (the first is ``FIRST_CHUNK_RELAXATION_TIMES`` of it).
     """
 
-    name: str = "abstract"
+    tolerance: float
+    relax_time: float
+    max_time: float
+
+    @classmethod
+    def from_rate_bound(cls, rate_bound: float, time_scale: float = 1.0, *,
+                        tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None,
+                        where: str = "simulator") -> StoppingRule:
+        """The rule for an activation with slowest rate ``rate_bound`` at time scale ``time_scale``; InputError
+        for a bad tolerance, time scale, rate bound or ``max_time``."""
+        check_options(tolerance=tolerance, max_time=max_time, time_scale=time_scale, where=where)
+        try:
+            relax = relaxation_time(rate_bound, time_scale)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
+        return cls(float(tolerance), relax, float(max_time) if max_time is not None else MAX_RELAXATION_TIMES * relax)
+
+    @classmethod
+    def for_compiled(cls, compiled: CompiledNetwork, *, tolerance: float = DEFAULT_TOLERANCE,
+                     max_time: float | None = None, where: str = "simulator") -> StoppingRule:
+        """The rule for ``compiled``: its activation's ``rate_bound()`` and its time scale."""
+        return cls.from_rate_bound(compiled.network.activation.rate_bound(), compiled.time_scale,
+                                   tolerance=tolerance, max_time=max_time, where=where)
+
+
+def check_simulator_inputs(inputs: np.ndarray, n_inputs: int, backend: str) -> np.ndarray:
+    """``inputs`` as a float ``(n_samples, n_inputs)`` array, or SimulatorInputError (the same rules, words
+    and type for every backend; only the backend's name in front differs)."""
+    try:
+        return check_inputs(inputs, n_inputs, where=f"{backend} inputs")
+    except InputError as exc:
+        raise SimulatorInputError(str(exc)) from None
+
+
+class AbstractSimulator(abc.ABC):
+    """Settles one compiled network for many inputs. Concrete backends: roadrunner, copasi, scipy, jax.
+
+    :meth:`settle` is the one entry point and owns the settling loop; a backend implements
+    :meth:`_start`, :meth:`_advance` and :meth:`_read` on a batch of ``m`` samples (``m <= batch_size``),
+    declares :attr:`capabilities` and builds itself from a compiled network with :meth:`from_compiled`.
+    Subclasses set ``self.stopping`` (a :class:`StoppingRule`) and ``self.encoding`` when they are built.
+    """
+
+    name: ClassVar[str] = "abstract"
+    capabilities: ClassVar[Capabilities]
+    stopping: StoppingRule
+    encoding: str
+
+    # ---- what a backend provides ----
+    @classmethod
+    @abc.abstractmethod
+    def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None, **options) -> Self:
+        """This backend on ``compiled`` (``sbml``: SBML text to load instead of exporting it; ``encoding``:
+        one of ``capabilities.encodings``, ``None`` for the first)."""
 
     @property
     @abc.abstractmethod
@@ -93,30 +235,166 @@ class AbstractSimulator(abc.ABC):
     def n_neurons(self) -> int:
         """Neuron species, in layer order (the columns of ``SteadyStates.states``)."""
 
+    @property
+    @abc.abstractmethod
+    def output_columns(self) -> np.ndarray:
+        """Indices of the output species among the neuron columns."""
+
+    @property
+    def batch_size(self) -> int:
+        """Samples handed to one :meth:`_start` (1 unless the backend is a batch backend)."""
+        return 1
+
+    @abc.abstractmethod
+    def _start(self, x: np.ndarray, y0: np.ndarray | None) -> object:
+        """Begin settling ``x`` ``(m, n_inputs)`` from ``y0`` ``(m, n_neurons)`` (``None``: the model's own
+        initial state) at ``t = 0``: clamp the inputs, set the neurons. Returns a handle for the run."""
+
+    @abc.abstractmethod
+    def _advance(self, run: object, t0: float, t1: float, active: np.ndarray) -> None:
+        """Integrate the run from ``t0`` to ``t1`` s. ``active`` ``(m,)``: samples not yet settled; a batch
+        backend may freeze the others (their stored state is not read again)."""
+
+    @abc.abstractmethod
+    def _read(self, run: object) -> tuple[np.ndarray, np.ndarray]:
+        """Neuron concentrations and their rates of change now, each ``(m, n_neurons)``."""
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """Around one :meth:`settle` call (a backend may set up process state here)."""
+        yield
+
+    # ---- shared ----
+    @property
+    def tolerance(self) -> float:
+        return self.stopping.tolerance
+
+    @property
+    def relax_time(self) -> float:
+        return self.stopping.relax_time
+
+    @property
+    def max_time(self) -> float:
+        return self.stopping.max_time
+
+    def check_inputs(self, inputs: np.ndarray) -> np.ndarray:
+        """``inputs`` as a float ``(n_samples, n_inputs)`` array, or SimulatorInputError."""
+        return check_simulator_inputs(inputs, self.n_inputs, self.name)
+
     def settle(self, inputs: np.ndarray, initial_state: np.ndarray | None = None,
-               progress: Callable[[int], object] | None = None) -> SteadyStates:
-        """Steady states for ``inputs`` of shape ``(n_samples, n_inputs)`` (finite, >= 0; InputError otherwise).
+               progress: Progress | None = None) -> SteadyStates:
+        """Steady states for ``inputs`` of shape ``(n_samples, n_inputs)`` (finite, >= 0; SimulatorInputError
+        otherwise), in input order.
 
         ``initial_state`` (``(n_neurons,)`` or ``(n_samples, n_neurons)``, non-negative) replaces the
         model's initial concentrations of the neuron species. ``progress(k)`` is called as samples finish.
         """
         x = self.check_inputs(inputs)
         y0 = initial_states(initial_state, x.shape[0], self.n_neurons)
-        return self._settle(x, y0, progress)
+        n = x.shape[0]
+        states = np.empty((n, self.n_neurons))
+        residual = np.empty(n)
+        times = np.empty(n)
+        step = max(1, self.batch_size)
+        with self._session():
+            for lo in range(0, n, step):
+                part = slice(lo, min(n, lo + step))
+                states[part], residual[part], times[part] = self._settle_batch(
+                    x[part], None if y0 is None else y0[part], progress)
+        return SteadyStates(states[:, self.output_columns], states, residual, times, self.name, self.encoding,
+                            self.tolerance)
 
-    def check_inputs(self, inputs: np.ndarray) -> np.ndarray:
-        """``inputs`` as a float ``(n_samples, n_inputs)`` array, or SimulatorInputError (the same rules and
-        type for every backend)."""
-        try:
-            return check_inputs(inputs, self.n_inputs, where=f"{self.name} inputs")
-        except InputError as exc:
-            raise SimulatorInputError(str(exc)) from None
+    def _settle_batch(self, x: np.ndarray, y0: np.ndarray | None,
+                      progress: Progress | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The settling loop on one batch: ``(states, residual, settle_time)`` of its ``m`` samples.
+
+        A sample's state, residual and time are recorded at the end of every chunk it is active in, so what
+        is returned for it is the state at its own stop, whatever a batch backend does with it afterwards.
+        """
+        m = x.shape[0]
+        rule = self.stopping
+        states = np.empty((m, self.n_neurons))
+        residual = np.full(m, np.inf)
+        times = np.zeros(m)
+        active = np.ones(m, dtype=bool)
+        run = self._start(x, y0)
+        t, dt = 0.0, FIRST_CHUNK_RELAXATION_TIMES * rule.relax_time
+        while True:
+            # the last chunk ends exactly at max_time (no rounding past it, no chunk longer than max_time)
+            t_next = min(t + dt, rule.max_time)
+            self._advance(run, t, t_next, active)
+            t = t_next
+            y, dydt = self._read(run)
+            if not np.all(np.isfinite(y[active])):
+                raise SimulationError(f"{self.name}: integration produced non-finite concentrations at t = {t:g} s")
+            res = relative_rate(y, dydt)
+            states[active], residual[active], times[active] = y[active], res[active], t
+            done = active & (res <= rule.tolerance)
+            active &= ~done
+            if not active.any() or t >= rule.max_time:
+                if progress is not None:
+                    progress(int(done.sum() + active.sum()))
+                return states, residual, times
+            if progress is not None and done.any():
+                progress(int(done.sum()))
+            dt *= CHUNK_GROWTH
+
+    def close(self) -> None:
+        """Release what the backend holds outside Python's memory (nothing, unless a backend says so)."""
+        return None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @classmethod
+    def _resolve_encoding(cls, sbml: str | None, encoding: str | None) -> str | None:
+        """The SBML encoding to load (``None`` for a backend that reads no SBML); InputError if this backend
+        cannot load what was asked for."""
+        supported = cls.capabilities.encodings
+        if not supported:
+            if sbml is not None or encoding is not None:
+                raise InputError(f"the {cls.name} backend builds its ODE from the compiled network and reads no "
+                                 "SBML: leave out sbml and encoding (they apply to the SBML backends)")
+            return None
+        if encoding is None:
+            return supported[0]
+        if encoding not in supported:
+            raise InputError(f"the {cls.name} backend cannot load the {encoding!r} encoding; choose one of "
+                             f"{', '.join(supported)}")
+        return encoding
+
+
+class AbstractSingleSampleSimulator(AbstractSimulator):
+    """A backend that integrates one sample at a time (libRoadRunner, COPASI, scipy): the loop's n = 1 case.
+
+    It implements :meth:`_start_one`, :meth:`_advance_one` and :meth:`_read_one` on its one current sample.
+    """
 
     @abc.abstractmethod
-    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
-                progress: Callable[[int], object] | None) -> SteadyStates:
-        """Settle checked inputs ``x`` ``(n, n_inputs)`` from ``y0`` ``(n, n_neurons)`` (``None``: the model's
-        initial state)."""
+    def _start_one(self, x: np.ndarray, y0: np.ndarray | None) -> None:
+        """Reset to ``t = 0`` with inputs ``x`` ``(n_inputs,)`` clamped and neurons at ``y0`` ``(n_neurons,)``
+        (``None``: the model's initial state)."""
+
+    @abc.abstractmethod
+    def _advance_one(self, t0: float, t1: float) -> None:
+        """Integrate the current sample from ``t0`` to ``t1`` s."""
+
+    @abc.abstractmethod
+    def _read_one(self) -> tuple[np.ndarray, np.ndarray]:
+        """The current sample's neuron concentrations and rates, each ``(n_neurons,)``."""
+
+    def _start(self, x: np.ndarray, y0: np.ndarray | None) -> None:
+        self._start_one(x[0], None if y0 is None else y0[0])
+
+    def _advance(self, run: object, t0: float, t1: float, active: np.ndarray) -> None:
+        self._advance_one(t0, t1)
+
+    def _read(self, run: object) -> tuple[np.ndarray, np.ndarray]:
+        y, dydt = self._read_one()
+        return y[None, :], dydt[None, :]
 
 
 def initial_states(initial_state: np.ndarray | None, n_samples: int, n_neurons: int) -> np.ndarray | None:

@@ -6,11 +6,12 @@ global ``CRootContainer``; the input species are boundary species, which COPASI 
 
 Per sample :class:`CopasiSimulator` sets the initial concentrations of the inputs (and of the neurons), calls
 ``CModel.updateInitialValues(CCore.Framework_Concentration)`` so COPASI recomputes the initial particle numbers
-from them, and runs the ``Time-Course`` task (deterministic LSODA, no time series) in growing chunks:
-``process(True)`` for the first chunk starts from the initial values, ``process(False)`` continues from the state
-the previous chunk ended in. After each chunk the stopping rule of :mod:`crn2sbml.simulate.base` is evaluated
-with ``dy/dt`` taken from COPASI itself: ``CMetab.getConcentrationRate()`` is the right-hand side of the ODE at
-the chunk's end state (mol/L/s; checked against the analytic right-hand side to ~1e-15 relative).
+from them, and runs the ``Time-Course`` task (deterministic LSODA, no time series) for each chunk of the shared
+settling loop (:mod:`crn2sbml.simulate.base`): ``process(True)`` for the first chunk starts from the initial
+values, ``process(False)`` continues from the state the previous chunk ended in. After each chunk the stopping
+rule is evaluated with ``dy/dt`` taken from COPASI itself: ``CMetab.getConcentrationRate()`` is the
+right-hand side of the ODE at the chunk's end state (mol/L/s; checked against the analytic right-hand side
+to ~1e-15 relative).
 
 Tolerances: relative 1e-12, absolute 1e-14. COPASI integrates particle numbers and scales the absolute
 tolerance of a species by ``min(V·N_A, initial particle number)`` (or ``max(1, V·N_A)`` when that is zero), so
@@ -26,7 +27,7 @@ import contextlib
 import locale
 import logging
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,12 +35,12 @@ import numpy as np
 from crn2sbml.errors import ModelFileError, ModelMismatchError, SimulationError
 from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
-    AbstractSimulator,
-    SteadyStates,
-    relative_rate,
-    relaxation_time,
+    AbstractSingleSampleSimulator,
+    Capabilities,
+    StoppingRule,
+    rate_bound_argument,
 )
-from crn2sbml.validate.inputs import check_options, check_sbml_text
+from crn2sbml.validate.inputs import check_sbml_text
 
 if TYPE_CHECKING:
     from crn2sbml.compiler import CompiledNetwork
@@ -149,31 +150,33 @@ def _configure_time_course(datamodel: Any, duration: float, steps: int, time_ser
     return task
 
 
-class CopasiSimulator(AbstractSimulator):
-    """Settles a compiled SBML model in COPASI (LSODA), with the same stopping rule as the roadrunner backend.
+class CopasiSimulator(AbstractSingleSampleSimulator):
+    """Settles a compiled SBML model in COPASI (LSODA), one sample at a time, with the shared settling loop.
 
     ``sbml``: SBML text as written by crn2sbml (imported unchanged); ``input_species``/``neuron_species``/
     ``output_species``: species ids in feature, layer and output order (from the manifest). The inputs must be
-    boundary (fixed) species and the neurons reaction-driven species. ``eps`` and ``time_scale`` (1/s) set the
-    first integration chunk, two relaxation times ``1 / (2 sqrt(eps) c)`` s; each further chunk is 1.5 times
-    longer until ``max_time`` s (default 2000 relaxation times). ``tolerance`` (1/s) bounds the relative rate
-    of change ``max_i |dy_i/dt| / y_i`` at the stop.
+    boundary (fixed) species and the neurons reaction-driven species. ``rate_bound`` (the activation's
+    ``rate_bound()``) and ``time_scale`` (1/s) set the relaxation time ``1 / (rate_bound · c)`` s that sizes
+    the integration chunks; ``max_time`` s defaults to 2000 relaxation times. ``tolerance`` (1/s) bounds the
+    relative rate of change ``max_i |dy_i/dt| / y_i`` at the stop. ``eps`` is the deprecated smoothed-ReLU
+    spelling (``rate_bound = 2 sqrt(eps)``).
 
     Holds a datamodel in COPASI's global root container: call :meth:`close` or use ``with``.
     """
 
     name = "copasi"
+    capabilities = Capabilities(batch=False, gpu=False, stochastic=False, initial_states=True,
+                                encodings=("elementary",), process_safe=True)
 
     def __init__(self, sbml: str, input_species: Sequence[str], neuron_species: Sequence[str],
-                 output_species: Sequence[str], *, eps: float, time_scale: float = 1.0,
-                 encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
+                 output_species: Sequence[str], *, rate_bound: float | None = None, eps: float | None = None,
+                 time_scale: float = 1.0, encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
                  max_time: float | None = None) -> None:
-        check_options(tolerance=tolerance, max_time=max_time, eps=eps, time_scale=time_scale,
-                      where="copasi simulator")
+        self._datamodel = None  # close() is safe from here on, even if the import below fails
+        rate_bound = rate_bound_argument(rate_bound, eps, where="copasi simulator")
+        self.stopping = StoppingRule.from_rate_bound(rate_bound, time_scale, tolerance=tolerance, max_time=max_time,
+                                                     where="copasi simulator")
         self.encoding = encoding
-        self.tolerance = tolerance
-        self.relax_time = relaxation_time(eps, time_scale)
-        self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
         copasi = copasi_module()
         self._datamodel = _import_sbml(sbml)
         self._finalizer = weakref.finalize(self, _remove_datamodel, self._datamodel)
@@ -204,14 +207,16 @@ class CopasiSimulator(AbstractSimulator):
             raise
 
     @classmethod
-    def from_compiled(cls, compiled: CompiledNetwork, sbml: str | None = None,
-                      tolerance: float = DEFAULT_TOLERANCE) -> CopasiSimulator:
-        """COPASI on the elementary SBML of ``compiled`` (a :class:`~crn2sbml.compiler.CompiledNetwork`)."""
+    def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> CopasiSimulator:
+        """COPASI on the elementary SBML of ``compiled`` (a :class:`~crn2sbml.compiler.CompiledNetwork`), or on
+        ``sbml``."""
         from crn2sbml.export.sbml import to_sbml
 
+        encoding = cls._resolve_encoding(sbml, encoding)
         return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, compiled.neuron_species,
-                   compiled.output_species, eps=compiled.eps, time_scale=compiled.time_scale,
-                   encoding="elementary", tolerance=tolerance)
+                   compiled.output_species, rate_bound=compiled.network.activation.rate_bound(),
+                   time_scale=compiled.time_scale, encoding=encoding, tolerance=tolerance, max_time=max_time)
 
     @property
     def closed(self) -> bool:
@@ -223,12 +228,6 @@ class CopasiSimulator(AbstractSimulator):
             self._finalizer()
         self._datamodel = None
 
-    def __enter__(self) -> CopasiSimulator:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
-
     @property
     def n_inputs(self) -> int:
         return len(self._inputs)
@@ -237,52 +236,39 @@ class CopasiSimulator(AbstractSimulator):
     def n_neurons(self) -> int:
         return len(self._neurons)
 
-    def _settle(self, x: np.ndarray, y0: np.ndarray | None,
-                progress: Callable[[int], Any] | None = None) -> SteadyStates:
-        """Steady states for checked inputs ``x`` ``(n_samples, n_inputs)`` in mol/L (see :meth:`settle`);
-        ``y0`` (mol/L) replaces the SBML initial concentrations of the neurons; ``progress(1)`` is called after
-        each sample."""
+    @property
+    def output_columns(self) -> np.ndarray:
+        return self._output_cols
+
+    def _start_one(self, x: np.ndarray, y0: np.ndarray | None) -> None:
+        """Set the initial concentrations (mol/L) of the inputs and neurons and let COPASI recompute the
+        initial particle numbers from them."""
         if self.closed:
             raise SimulationError("copasi: the simulator is closed")
-        n = x.shape[0]
-        states = np.empty((n, len(self._neurons)))
-        residual = np.empty(n)
-        times = np.empty(n)
-        for i in range(n):
-            states[i], residual[i], times[i] = self._settle_one(x[i], self._default_y0 if y0 is None else y0[i])
-            if progress is not None:
-                progress(1)
-        outputs = states[:, self._output_cols]
-        return SteadyStates(outputs, states, residual, times, self.name, self.encoding, self.tolerance)
-
-    def _settle_one(self, x: np.ndarray, y0: np.ndarray) -> tuple[np.ndarray, float, float]:
         copasi = copasi_module()
         for metab, value in zip(self._inputs, x, strict=True):
             metab.setInitialConcentration(float(value))
-        for metab, value in zip(self._neurons, y0, strict=True):
+        for metab, value in zip(self._neurons, self._default_y0 if y0 is None else y0, strict=True):
             metab.setInitialConcentration(float(value))
         self._model.updateInitialValues(copasi.CCore.Framework_Concentration)
-        problem = self._task.getProblem()
-        t, dt = 0.0, 2.0 * self.relax_time
-        while True:
-            problem.setDuration(dt)
-            copasi.CCopasiMessage.clearDeque()
-            try:
-                ok = self._task.process(t == 0.0)
-            except Exception as exc:
-                raise SimulationError(f"COPASI integration failed at t = {t:g} s: {exc} {_messages()}") from exc
-            if not ok:
-                detail = self._task.getProcessError() or _messages()
-                raise SimulationError(f"COPASI integration failed at t = {t:g} s: {detail}")
-            t += dt
-            y = np.array([m.getConcentration() for m in self._neurons], dtype=float)
-            dydt = np.array([m.getConcentrationRate() for m in self._neurons], dtype=float)
-            if not np.all(np.isfinite(y)):
-                raise SimulationError(f"COPASI integration produced non-finite concentrations at t = {t:g} s")
-            res = float(relative_rate(y, dydt))
-            if res <= self.tolerance or t >= self.max_time:
-                return y, res, t
-            dt = min(dt * 1.5, self.max_time - t)
+
+    def _advance_one(self, t0: float, t1: float) -> None:
+        # process(True) starts from the initial values, process(False) continues from the last chunk's end
+        copasi = copasi_module()
+        self._task.getProblem().setDuration(t1 - t0)
+        copasi.CCopasiMessage.clearDeque()
+        try:
+            ok = self._task.process(t0 == 0.0)
+        except Exception as exc:
+            raise SimulationError(f"COPASI integration failed at t = {t0:g} s: {exc} {_messages()}") from exc
+        if not ok:
+            detail = self._task.getProcessError() or _messages()
+            raise SimulationError(f"COPASI integration failed at t = {t0:g} s: {detail}")
+
+    def _read_one(self) -> tuple[np.ndarray, np.ndarray]:
+        y = np.array([m.getConcentration() for m in self._neurons], dtype=float)
+        dydt = np.array([m.getConcentrationRate() for m in self._neurons], dtype=float)
+        return y, dydt
 
 
 __all__ = ["CopasiSimulator", "copasi_module", "copasi_locale", "RELATIVE_TOLERANCE",

@@ -12,22 +12,31 @@ import hashlib
 import logging
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from crn2sbml.errors import ModelMismatchError, SimulationError
 from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
-    AbstractSimulator,
+    AbstractSingleSampleSimulator,
+    Capabilities,
     SteadyStates,
+    StoppingRule,
     initial_states,
-    relative_rate,
-    relaxation_time,
+    rate_bound_argument,
 )
-from crn2sbml.validate.inputs import check_options, check_sbml_text
+from crn2sbml.validate.inputs import check_sbml_text
+
+if TYPE_CHECKING:
+    from crn2sbml.compiler import CompiledNetwork
 
 log = logging.getLogger(__name__)
+
+CACHE_STABLE_DATE = datetime(2021, 1, 1, tzinfo=UTC)
+"""Created date written into SBML that crn2sbml builds only to simulate (never shipped)."""
 
 
 @contextlib.contextmanager
@@ -136,27 +145,32 @@ def _save_state(r, path: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-class RoadRunnerSimulator(AbstractSimulator):
-    """Settles a compiled SBML model in libRoadRunner.
+class RoadRunnerSimulator(AbstractSingleSampleSimulator):
+    """Settles a compiled SBML model in libRoadRunner (CVODE, BDF), one sample at a time.
 
     ``sbml``: SBML text (either encoding); ``input_species``/``neuron_species``/``output_species``:
-    species ids in feature, layer and output order (from the manifest). ``time_scale`` and ``eps`` set the
-    first integration chunk (the slowest relaxation time is about ``1 / (2 sqrt(eps) c)``).
+    species ids in feature, layer and output order (from the manifest). ``rate_bound`` (the activation's
+    ``rate_bound()``) and ``time_scale`` set the relaxation time ``1 / (rate_bound · c)`` that sizes the
+    integration chunks (see :mod:`crn2sbml.simulate.base`). ``eps`` is the older spelling for a smoothed-ReLU
+    network (``rate_bound = 2 sqrt(eps)``); it is wrong for other activations and deprecated.
     """
 
     name = "roadrunner"
+    capabilities = Capabilities(batch=False, gpu=False, stochastic=False, initial_states=True,
+                                encodings=("lumped", "elementary"), process_safe=True)
 
-    def __init__(self, sbml: str, input_species, neuron_species, output_species, *, eps: float,
-                 time_scale: float = 1.0, encoding: str = "elementary",
-                 tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> None:
-        check_options(tolerance=tolerance, max_time=max_time, eps=eps, time_scale=time_scale,
-                      where="roadrunner simulator")
+    def __init__(self, sbml: str, input_species, neuron_species, output_species, *,
+                 rate_bound: float | None = None, eps: float | None = None, time_scale: float = 1.0,
+                 encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
+                 max_time: float | None = None) -> None:
+        rate_bound = rate_bound_argument(rate_bound, eps, where="roadrunner simulator")
+        self.stopping = StoppingRule.from_rate_bound(rate_bound, time_scale, tolerance=tolerance, max_time=max_time,
+                                                     where="roadrunner simulator")
         self.encoding = encoding
-        self.tolerance = tolerance
         # constructor arguments, so worker processes can rebuild this simulator (see settle_parallel)
         self._spec = (sbml, tuple(input_species), tuple(neuron_species), tuple(output_species),
-                      {"eps": eps, "time_scale": time_scale, "encoding": encoding, "tolerance": tolerance,
-                       "max_time": max_time})
+                      {"rate_bound": rate_bound, "time_scale": time_scale, "encoding": encoding,
+                       "tolerance": tolerance, "max_time": max_time})
         self.runner = load_roadrunner(sbml)
         model = self.runner.model
         floating = list(model.getFloatingSpeciesIds())
@@ -177,9 +191,22 @@ class RoadRunnerSimulator(AbstractSimulator):
         self._input_pos = np.array([boundary.index(s) for s in input_species], dtype=int)
         self._n_boundary = len(boundary)
         self._neuron_pos = np.array([floating.index(s) for s in neuron_species], dtype=int)
-        self._output_cols = np.array([list(neuron_species).index(s) for s in output_species])
-        self.relax_time = relaxation_time(eps, time_scale)
-        self.max_time = max_time if max_time is not None else 2000.0 * self.relax_time
+        self._output_cols = np.array([list(neuron_species).index(s) for s in output_species], dtype=int)
+
+    @classmethod
+    def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> RoadRunnerSimulator:
+        """libRoadRunner on the chosen SBML encoding of ``compiled`` (default lumped), or on ``sbml``."""
+        from crn2sbml.export.sbml import to_lumped_sbml, to_sbml
+
+        encoding = cls._resolve_encoding(sbml, encoding)
+        if sbml is None:
+            # a fixed history date keeps the text, and so the compiled-model cache key, the same from run to run
+            writer = to_lumped_sbml if encoding == "lumped" else to_sbml
+            sbml = writer(compiled, created=CACHE_STABLE_DATE)
+        return cls(sbml, compiled.input_species, compiled.neuron_species, compiled.output_species,
+                   rate_bound=compiled.network.activation.rate_bound(), time_scale=compiled.time_scale,
+                   encoding=encoding, tolerance=tolerance, max_time=max_time)
 
     @property
     def n_inputs(self) -> int:
@@ -189,17 +216,9 @@ class RoadRunnerSimulator(AbstractSimulator):
     def n_neurons(self) -> int:
         return int(self._neuron_pos.size)
 
-    def _settle(self, x: np.ndarray, y0: np.ndarray | None, progress) -> SteadyStates:
-        n = x.shape[0]
-        states = np.empty((n, self._neuron_pos.size))
-        residual = np.empty(n)
-        times = np.empty(n)
-        for i in range(n):
-            states[i], residual[i], times[i] = self._settle_one(x[i], None if y0 is None else y0[i])
-            if progress is not None:
-                progress(1)
-        outputs = states[:, self._output_cols]
-        return SteadyStates(outputs, states, residual, times, self.name, self.encoding, self.tolerance)
+    @property
+    def output_columns(self) -> np.ndarray:
+        return self._output_cols
 
     def settle_parallel(self, inputs: np.ndarray, workers: int | None = None, chunk: int = 16,
                         progress=None, min_samples: int = 200) -> SteadyStates:
@@ -230,7 +249,7 @@ class RoadRunnerSimulator(AbstractSimulator):
                     progress(len(piece))
         return SteadyStates.stack(parts)
 
-    def _start(self, x: np.ndarray, y0: np.ndarray | None) -> None:
+    def _start_one(self, x: np.ndarray, y0: np.ndarray | None) -> None:
         """Reset to the model's initial state, clamp the inputs to ``x`` and optionally set the neurons."""
         model = self.runner.model
         self.runner.reset()
@@ -242,24 +261,17 @@ class RoadRunnerSimulator(AbstractSimulator):
             conc[self._neuron_pos] = y0
             model.setFloatingSpeciesConcentrations(conc)
 
-    def _settle_one(self, x: np.ndarray, y0: np.ndarray | None) -> tuple[np.ndarray, float, float]:
-        r = self.runner
-        model = r.model
-        self._start(x, y0)
-        t, dt = 0.0, 2.0 * self.relax_time
-        res = np.inf
-        while True:
-            try:
-                r.simulate(t, t + dt, 2)
-            except RuntimeError as exc:
-                raise SimulationError(f"libRoadRunner integration failed at t = {t:g}: {exc}") from exc
-            t += dt
-            y = np.array(model.getFloatingSpeciesConcentrations(), dtype=float)[self._neuron_pos]
-            dydt = np.array(model.getFloatingSpeciesConcentrationRates(), dtype=float)[self._neuron_pos]
-            res = float(relative_rate(y, dydt))
-            if res <= self.tolerance or t >= self.max_time:
-                return y, res, t
-            dt = min(dt * 1.5, self.max_time - t)
+    def _advance_one(self, t0: float, t1: float) -> None:
+        try:
+            self.runner.simulate(t0, t1, 2)
+        except RuntimeError as exc:
+            raise SimulationError(f"libRoadRunner integration failed at t = {t0:g}: {exc}") from exc
+
+    def _read_one(self) -> tuple[np.ndarray, np.ndarray]:
+        model = self.runner.model
+        y = np.array(model.getFloatingSpeciesConcentrations(), dtype=float)[self._neuron_pos]
+        dydt = np.array(model.getFloatingSpeciesConcentrationRates(), dtype=float)[self._neuron_pos]
+        return y, dydt
 
     def trajectory(self, x: np.ndarray, y0: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Neuron concentrations ``(len(times), n_neurons)`` from ``y0`` with inputs ``x`` clamped.
@@ -277,7 +289,7 @@ class RoadRunnerSimulator(AbstractSimulator):
         r.integrator.setValue("relative_tolerance", 1e-12)
         r.integrator.setValue("absolute_tolerance", 1e-16)
         try:
-            self._start(x, y0)
+            self._start_one(x, y0)
             out = np.empty((len(times), self._neuron_pos.size))
             out[0] = y0
             for i in range(1, len(times)):

@@ -6,9 +6,7 @@
 | ``model.ant``  | libantimony (Antimony -> SBML), then libRoadRunner          | :func:`settle_antimony`    |
 | ``model.cps``  | COPASI loads the file and runs its own scan over the samples | :func:`run_cps_scan`       |
 | ``model.omex`` | COPASI opens the archive and runs the imported time course  | :func:`run_omex_in_copasi` |
-
-Tellurium's COMBINE executor runs in a separate process (importing Tellurium changes libRoadRunner's global
-state): see ``tests/tellurium_session.py``.
+| ``model.omex`` | Tellurium's COMBINE executor, in a child process             | :func:`run_omex_in_tellurium` |
 """
 
 from __future__ import annotations
@@ -135,3 +133,39 @@ def _run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
     if missing:
         raise SimulationError(f"COPASI's model has no species named {missing[:3]}")
     return np.array([by_name[n] for n in output_names])
+
+
+_TELLURIUM_SCRIPT = """
+import json, sys
+import roadrunner
+import tellurium as te
+args = json.loads(sys.stdin.read())
+# LLJIT compiles each sample's model several times faster than the default MCJIT; the results are the same
+roadrunner.Config.setValue(roadrunner.Config.LLVM_BACKEND, roadrunner.Config.LLJIT)
+results = te.executeCombineArchive(args["path"], printPython=False, saveOutputs=False)
+dg = next(iter(results.values()))["dataGenerators"]
+out = {kind: [[float(dg[f"dg_s{i}_{s}{suffix}"][-1, 0]) for s in args["outputs"]] for i in range(1, args["n"] + 1)]
+       for kind, suffix in (("simulated", ""), ("expected", "_expected"))}
+print("@@RESULT@@" + json.dumps(out))
+"""
+
+
+def run_omex_in_tellurium(omex: bytes, output_species: list[str], n_samples: int,
+                          timeout: float = 600) -> tuple[np.ndarray, np.ndarray]:
+    """Execute a COMBINE archive with Tellurium's executor in a child process (importing Tellurium changes
+    libRoadRunner's global state); return the settled outputs and the reported expected outputs, both
+    ``(n_samples, n_outputs)``."""
+    import json
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.omex"
+        path.write_bytes(omex)
+        proc = subprocess.run([sys.executable, "-c", _TELLURIUM_SCRIPT], capture_output=True, text=True,
+                              input=json.dumps({"path": str(path), "outputs": output_species, "n": n_samples}),
+                              timeout=timeout, check=False)
+    if proc.returncode != 0 or "@@RESULT@@" not in proc.stdout:
+        raise SimulationError(f"Tellurium could not execute the archive: {proc.stderr.strip()[-500:]}")
+    result = json.loads(proc.stdout.rsplit("@@RESULT@@", 1)[1])
+    return np.array(result["simulated"]), np.array(result["expected"])

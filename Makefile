@@ -1,4 +1,5 @@
 # One command to set up and run the demo, one to set up and run the tests (see README.md).
+# `make test`: ruff, then mypy (files and settings in pyproject.toml's [tool.mypy]), then pytest.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
@@ -18,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check crn2sbml tests benchmarks validation
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 zoo: $(STAMP)

@@ -24,11 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from crn2sbml import defaults
+
 HERE = Path(__file__).resolve().parent
 SHAPES = ("2-2-1", "64-16-10", "784-32-10", "784-64-10")
 BATCH = {"2-2-1": 1000, "64-16-10": 1000, "784-32-10": 200, "784-64-10": 200}
 JAX_BATCH = {"2-2-1": 10000, "64-16-10": 10000, "784-32-10": 10000, "784-64-10": 10000}
-EPS = 0.05
+EPS = defaults.EPS
 
 
 def peak_mb() -> float:
@@ -58,13 +60,10 @@ def machine() -> dict:
 
 
 def random_network(shape: str, seed: int = 0):
-    from crn2sbml.nn.network import FeedForwardNetwork
+    """A dense random network (no zero weights: benchmark the full reaction count) of ``shape`` like "64-16-10"."""
+    from crn2sbml.nn.random import random_network as build
 
-    sizes = [int(n) for n in shape.split("-")]
-    rng = np.random.default_rng(seed)
-    layers = [(rng.normal(scale=1 / np.sqrt(a), size=(b, a)), rng.normal(scale=0.5, size=b))
-              for a, b in zip(sizes, sizes[1:], strict=False)]
-    return FeedForwardNetwork.from_arrays(layers, eps=EPS)
+    return build(seed, tuple(int(n) for n in shape.split("-")), EPS, zero_fraction=0.0)
 
 
 VALIDATION_LIMIT = 180.0

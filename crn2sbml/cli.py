@@ -54,7 +54,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from crn2sbml.io import check_output_not_input, load_samples, save_table_csv
     from crn2sbml.modelfolder import open_model_folder
-    from crn2sbml.simulate import roadrunner_simulator
+    from crn2sbml.simulate import AUTO, choose_backend, get_backend, settle_in_subprocess
     from crn2sbml.validate.inputs import check_options
 
     check_options(tolerance=args.tolerance, where="--tolerance")
@@ -66,19 +66,34 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     compiled, manifest = opened.compiled, opened.manifest
     x = compiled.network.check_inputs(load_samples(args.inputs, names=manifest["input_species"]),
                                       where=str(args.inputs))
+    how = "chosen with --backend"
+    name = args.backend
+    if name == AUTO:
+        choice = choose_backend(compiled, len(x), encoding=args.encoding)
+        name, how = choice.name, f"auto: {choice.reason}"
+    backend = get_backend(name)
+    capabilities = backend.capabilities
+    encoding = backend.load().resolve_encoding(None, args.encoding)  # before a worker starts: InputError if unfit
     # the lumped encoding is built from the verified weights; the elementary one is the checked model.xml
-    sbml = opened.sbml if args.encoding == "elementary" else None
-    sim = roadrunner_simulator(compiled, encoding=args.encoding, sbml=sbml, tolerance=args.tolerance)
+    sbml = opened.sbml if encoding == "elementary" else None
     from tqdm import tqdm
 
-    with tqdm(total=len(x), desc="settling", unit="sample", file=sys.stderr, disable=args.quiet) as bar:
-        result = sim.settle_parallel(x, progress=bar.update)
+    with tqdm(total=len(x), desc=f"settling ({name})", unit="sample", file=sys.stderr, disable=args.quiet) as bar:
+        if not capabilities.process_safe:
+            # jax in a spawned worker: XLA's JIT next to libRoadRunner's has crashed a process, and main() may be
+            # called from a long-lived process that holds libRoadRunner models (tests, notebooks)
+            result = settle_in_subprocess(name, compiled, x, sbml=sbml, encoding=args.encoding,
+                                          tolerance=args.tolerance, progress=bar.update)
+        else:
+            with backend(compiled, sbml=sbml, encoding=args.encoding, tolerance=args.tolerance) as sim:
+                parallel = getattr(sim, "settle_parallel", None)  # libRoadRunner: worker processes per core
+                result = (parallel or sim.settle)(x, progress=bar.update)
     out = Path(args.out) if args.out else folder / "steady_state.csv"
     header = [*manifest["output_species"], "residual", "settle_time", "converged"]
     table = np.column_stack([result.outputs, result.residual, result.settle_time, result.converged])
     save_table_csv(out, header, table)
-    print(f"settled {len(x)} samples with libRoadRunner ({result.encoding} encoding); "
-          f"max residual {result.residual.max():.3g}, {int(result.converged.sum())}/{len(x)} converged")
+    print(f"settled {len(x)} samples with the {result.backend} backend ({how}; {result.encoding} encoding); "
+          f"max residual {result.residual.max(initial=0.0):.3g}, {int(result.converged.sum())}/{len(x)} converged")
     print(f"  wrote {out}")
     return 0 if result.converged.all() else 2
 
@@ -86,26 +101,27 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from crn2sbml.validate.report import build_report
-    from crn2sbml.zoo import ZOO
+    from crn2sbml.report import build_report
+    from crn2sbml.zoo import VALIDATION, ZOO, checkout_folder
 
     names = args.only or list(ZOO)
+    validation = checkout_folder(args.validation, VALIDATION, "--validation")  # before minutes of work
     with tqdm(total=len(names), desc="validating zoo models", unit="model", file=sys.stderr) as bar:
-        reports = build_report(names, progress=lambda _name: bar.update(1))
+        reports = build_report(names, validation, progress=lambda _name: bar.update(1), models=args.models)
     for r in reports:
         rr, cp = r["roadrunner"], r["copasi"]
         print(f"{r['model']:<16} agree {rr['agreeing_samples']}/{rr['n_samples']}  COPASI-roadrunner "
               f"{cp['max_rel_diff_copasi_vs_roadrunner']:.1e}  rate/bound {r['decay_rates']['min_ratio_to_bound']:.3f}"
               f"  sensitivity error {r['sensitivities']['max_relative_error']:.1e}  "
               f"{'passed' if r['passed'] else 'FAILED'}")
-    print("wrote validation/README.md")
+    print(f"wrote {validation / 'README.md'}")
     return 0 if all(r["passed"] for r in reports) else 2
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from crn2sbml.demo import run_demo
 
-    run_demo(out=Path(args.out), retrain=args.retrain)
+    run_demo(out=Path(args.out), retrain=args.retrain, weights=args.weights)
     return 0
 
 
@@ -181,12 +197,13 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     unknown = [n for n in args.only or [] if n not in ZOO]
     if unknown:
         raise InputError(f"unknown zoo model(s) {unknown}; choose from {', '.join(ZOO)}")
-    rows = build_zoo(args.only or None, progress=True)
+    rows = build_zoo(args.only or None, progress=True, models=args.models, validation=args.validation)
     print(zoo_table(rows))
     return 0 if all(r["all_agree"] for r in rows) else 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from crn2sbml import defaults
     from crn2sbml.nn.activations import ACTIVATIONS
     from crn2sbml.nn.datasets import DATASETS
 
@@ -197,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="weights .npz -> model.xml, model.ant, manifest.json")
     p.add_argument("weights", type=Path)
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--time-scale", type=float, default=1.0, help="multiply every rate constant by c")
+    p.add_argument("--time-scale", type=float, default=defaults.TIME_SCALE, help="multiply every rate constant by c")
     p.add_argument("--cps", action="store_true",
                    help="also write model.cps for COPASI (time course, one parameter set per sample, a scan)")
     p.add_argument("--check", action=argparse.BooleanOptionalAction, default=None,
@@ -208,12 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the all-zero input)")
     p.set_defaults(func=_cmd_compile)
 
-    p = sub.add_parser("simulate", help="settle a compiled model for every input row in libRoadRunner")
+    from crn2sbml.simulate.registry import backend_names
+
+    p = sub.add_parser("simulate", help="settle a compiled model for every input row (libRoadRunner, JAX, COPASI "
+                       "or scipy)")
     p.add_argument("model", type=Path, help="folder written by `crn2sbml compile`")
     p.add_argument("--inputs", type=Path, required=True, help=".csv or .npy, one sample per row")
     p.add_argument("--out", type=Path, help="output CSV (default MODEL/steady_state.csv)")
-    p.add_argument("--encoding", choices=("lumped", "elementary"), default="lumped")
-    p.add_argument("--tolerance", type=float, default=1e-10, help="stop when max |dy/dt|/y is below this")
+    p.add_argument("--backend", choices=backend_names(), default="auto",
+                   help="simulator (default auto: libRoadRunner, unless samples x reactions > 2e6 and jax is "
+                        "installed, then the batched JAX backend, ~10x faster on large sample sets but a few "
+                        "seconds to start; the choice and its reason are printed)")
+    p.add_argument("--encoding", choices=("lumped", "elementary"), default=None,
+                   help="SBML encoding for roadrunner/copasi (default: lumped for roadrunner, elementary for copasi; "
+                        "elementary simulates the checked model.xml); jax and scipy read no SBML")
+    p.add_argument("--tolerance", type=float, default=defaults.TOLERANCE, help="stop when max |dy/dt|/y is below this")
     p.add_argument("--trust-modified", action="store_true",
                    help="simulate model.xml / weights.npz even if they differ from the digests in manifest.json "
                         "(a warning instead of an error)")
@@ -225,13 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--dataset", choices=DATASETS)
     src.add_argument("--csv", type=Path, help="features then an integer label in the last column")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--hidden", type=int, nargs="*", default=[16], help="hidden layer sizes")
-    p.add_argument("--activation", choices=ACTIVATIONS, default="smoothed_relu")
-    p.add_argument("--eps", type=float, default=0.05)
-    p.add_argument("--lr", type=float, default=1e-2)
-    p.add_argument("--epochs", type=int, default=400)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, nargs="*", default=list(defaults.HIDDEN), help="hidden layer sizes")
+    p.add_argument("--activation", choices=ACTIVATIONS, default=defaults.ACTIVATION)
+    p.add_argument("--eps", type=float, default=defaults.EPS)
+    p.add_argument("--lr", type=float, default=defaults.LEARNING_RATE)
+    p.add_argument("--epochs", type=int, default=defaults.EPOCHS)
+    p.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
+    p.add_argument("--seed", type=int, default=defaults.SEED)
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
@@ -239,22 +265,30 @@ def build_parser() -> argparse.ArgumentParser:
                        "-> weights .npz")
     p.add_argument("model", type=Path)
     p.add_argument("--out", type=Path, required=True, help="weights .npz to write")
-    p.add_argument("--eps", type=float, default=0.05)
+    p.add_argument("--eps", type=float, default=defaults.EPS)
     p.add_argument("--drop-softmax", action="store_true",
                    help="drop a trailing ONNX Softmax/LogSoftmax (argmax unchanged; outputs no longer probabilities)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")
     p.add_argument("--only", nargs="*", help="model names (default: all)")
+    p.add_argument("--models", type=Path, help="model zoo folder to write (default: the source checkout's models/)")
+    p.add_argument("--validation", type=Path,
+                   help="evidence folder to write (default: the source checkout's validation/)")
     p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("report", help="regenerate validation/: COPASI cross-check and theory checks per zoo model")
     p.add_argument("--only", nargs="*", help="model names (default: all)")
+    p.add_argument("--models", type=Path, help="model zoo folder to read (default: the source checkout's models/)")
+    p.add_argument("--validation", type=Path,
+                   help="evidence folder to write (default: the source checkout's validation/)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="run the whole chain on the built-in digits classifier")
     p.add_argument("--out", type=Path, default=Path("demo-output"))
     p.add_argument("--retrain", action="store_true", help="train the network instead of loading the shipped one")
+    p.add_argument("--weights", type=Path,
+                   help="weights .npz of a digits classifier to use instead of the shipped one (package data)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

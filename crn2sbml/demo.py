@@ -1,4 +1,7 @@
-"""``crn2sbml demo``: the digits classifier through the whole chain, with a table of what happened."""
+"""``crn2sbml demo``: the digits classifier through the whole chain, with a table of what happened.
+
+It needs no source checkout: the weights come from package data (:data:`crn2sbml.zoo.DEMO_WEIGHTS`) or a path
+given explicitly, and the digits dataset ships inside scikit-learn."""
 
 from __future__ import annotations
 
@@ -8,17 +11,24 @@ import time
 from pathlib import Path
 
 from crn2sbml.compiler import compile_network
+from crn2sbml.errors import InputError
 from crn2sbml.export.folder import model_folder_files
 from crn2sbml.io import commit_folder, load_weights
 from crn2sbml.validate.equivalence import compare_classification
 from crn2sbml.validate.sbml_check import check_sbml
-from crn2sbml.zoo import MODELS, ZOO, dataset_for, settle_test_set, train_model
+from crn2sbml.zoo import DEMO_MODEL, DEMO_WEIGHTS, ZOO, dataset_for, settle_test_set, train_model
 
 
-def run_demo(out: Path, retrain: bool = False) -> dict:
+def run_demo(out: Path, retrain: bool = False, weights: Path | None = None) -> dict:
+    """Compile, export, check and settle the digits classifier into ``out``; print the stage table.
+
+    ``weights``: a weights ``.npz`` to use instead of the shipped digits weights (the package-data copy);
+    ``retrain`` trains the network from its zoo seed instead of loading any weights."""
     from tqdm import tqdm
 
-    spec = ZOO["digits"]
+    if retrain and weights is not None:
+        raise InputError("pass weights or retrain, not both")
+    spec = ZOO[DEMO_MODEL]
     stages: list[tuple[str, float, str]] = []
 
     def stage(name: str, started: float, detail: str) -> None:
@@ -28,13 +38,14 @@ def run_demo(out: Path, retrain: bool = False) -> dict:
     data = dataset_for(spec)
     stage("load data", t, f"{data.description}; {len(data.x_test)} test samples")
     t = time.perf_counter()
-    shipped = MODELS / "digits" / "weights.npz"
-    if retrain or not shipped.is_file():
+    if retrain:
         network = train_model(spec, progress=True)[0].network
         stage("train", t, f"JAX + optax, seed {spec.seed}")
     else:
-        network = load_weights(shipped)
-        stage("load weights", t, str(shipped.relative_to(MODELS.parent)))
+        # a missing package-data file is a broken installation: load_weights says which path, never retrain quietly
+        source = DEMO_WEIGHTS if weights is None else Path(weights)
+        network = load_weights(source)
+        stage("load weights", t, "shipped digits weights (package data)" if weights is None else str(source))
     t = time.perf_counter()
     compiled = compile_network(network)
     stage("compile", t, f"{len(compiled.crn.species)} species, {len(compiled.crn.reactions)} reactions")

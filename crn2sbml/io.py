@@ -27,10 +27,11 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
+from crn2sbml import defaults
 from crn2sbml.errors import InputError, LimitError, NetworkError
 from crn2sbml.nn.activations import activation_from_arrays, smoothed_relu_activation
 from crn2sbml.nn.network import FeedForwardNetwork, Layer
@@ -155,7 +156,7 @@ _CORRUPT = (ValueError, OSError, EOFError, RuntimeError, NotImplementedError, Ov
             SyntaxError, zipfile.BadZipFile, zlib.error)
 
 
-def _npy_header(handle: BinaryIO, where: str) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(handle: IO[bytes], where: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from an ``.npy`` header, reading nothing of the data."""
     version = np.lib.format.read_magic(handle)
     if version == (1, 0):
@@ -569,7 +570,7 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> FeedForwardNetwork:
             built.append(Layer(layers[i]["W"], layers[i]["b"]))
         except NetworkError as exc:
             raise NetworkError(f"layer {i} (W{i}, b{i}): {exc}") from exc
-    eps = 0.1
+    eps = defaults.EPS  # a weights file without eps gets the same eps as every other entry point
     if "eps" in arrays:
         eps_arr = np.asarray(arrays["eps"])
         if eps_arr.size != 1 or eps_arr.dtype.kind not in "fiu":
@@ -599,7 +600,9 @@ def network_to_arrays(network: FeedForwardNetwork) -> dict[str, np.ndarray]:
 
 def save_weights(path: str | Path, network: FeedForwardNetwork) -> Path:
     buffer = io.BytesIO()
-    np.savez(buffer, **network_to_arrays(network))
+    # Any: numpy's stub types savez's keyword arrays as if they could collide with allow_pickle (a bool)
+    arrays: dict[str, Any] = network_to_arrays(network)
+    np.savez(buffer, **arrays)
     return write_atomic(path, buffer.getvalue())
 
 

@@ -17,24 +17,25 @@ from crn2sbml.crn import ReactionNetwork
 
 @dataclass(frozen=True, eq=False)
 class MassActionODE:
-    """Right-hand side and Jacobian of a reaction network's mass-action ODE (state = all species)."""
+    """Right-hand side and Jacobian of a reaction network's mass-action ODE (state = all species, in
+    ``crn.species`` order). Build it with :meth:`from_crn`."""
 
-    network: ReactionNetwork
+    crn: ReactionNetwork
     rate_constants: np.ndarray  # (n_reactions,)
     reactant_index: np.ndarray  # (n_reactions, m) species index, padded with n_species
     reactant_order: np.ndarray  # (n_reactions, m) stoichiometry, padded with 0
     net_stoichiometry: sp.csr_matrix  # (n_species, n_reactions), boundary rows zero
 
     @classmethod
-    def from_network(cls, network: ReactionNetwork) -> MassActionODE:
-        index = network.index()
-        n_s, n_r = len(network.species), len(network.reactions)
-        width = max((len(r.reactants) for r in network.reactions), default=0) or 1
+    def from_crn(cls, crn: ReactionNetwork) -> MassActionODE:
+        index = crn.index()
+        n_s, n_r = len(crn.species), len(crn.reactions)
+        width = max((len(r.reactants) for r in crn.reactions), default=0) or 1
         r_index = np.full((n_r, width), n_s, dtype=np.int64)
         r_order = np.zeros((n_r, width), dtype=np.int64)
         rows, cols, vals = [], [], []
-        boundary = {s.id for s in network.species if s.boundary}
-        for j, reaction in enumerate(network.reactions):
+        boundary = {s.id for s in crn.species if s.boundary}
+        for j, reaction in enumerate(crn.reactions):
             for a, (species_id, count) in enumerate(reaction.reactants):
                 r_index[j, a] = index[species_id]
                 r_order[j, a] = count
@@ -44,8 +45,13 @@ class MassActionODE:
                     cols.append(j)
                     vals.append(change)
         stoich = sp.csr_matrix((vals, (rows, cols)), shape=(n_s, n_r), dtype=float)
-        k = np.array([r.rate_constant for r in network.reactions], dtype=float)
-        return cls(network, k, r_index, r_order, stoich)
+        k = np.array([r.rate_constant for r in crn.reactions], dtype=float)
+        return cls(crn, k, r_index, r_order, stoich)
+
+    @classmethod
+    def from_network(cls, crn: ReactionNetwork) -> MassActionODE:
+        """Deprecated name of :meth:`from_crn` ("network" means the neural network elsewhere)."""
+        return cls.from_crn(crn)
 
     def _padded(self, x: np.ndarray) -> np.ndarray:
         return np.append(np.asarray(x, dtype=float), 1.0)
@@ -74,7 +80,7 @@ class MassActionODE:
             rows.append(np.nonzero(keep)[0])
             cols.append(self.reactant_index[keep, a])
             vals.append(deriv[keep])
-        n_s = len(self.network.species)
+        n_s = len(self.crn.species)
         rate_jac = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_r, n_s)
         )

@@ -3,6 +3,12 @@
 ``build_zoo()`` retrains every model from its seed (deterministic on a given machine and JAX version),
 compiles it, writes the folder and settles the whole held-out test set in libRoadRunner from the written
 ``model.xml``; the evidence goes to ``validation/<name>/``.
+
+``models/`` and ``validation/`` live at the top of a source checkout, not in the installed package: the zoo and
+the report default to the checkout the package was imported from (:func:`checkout_folder`) and take any other
+folder explicitly. The one file an installed copy needs, the digits weights the demo compiles, ships as package
+data (:data:`DEMO_WEIGHTS`); :func:`build_model` refreshes that copy whenever it rebuilds the checkout's
+``models/digits``.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from crn2sbml.compiler import CompiledNetwork, compile_network
+from crn2sbml.errors import InputError
 from crn2sbml.export.folder import model_folder_files
 from crn2sbml.io import commit_folder, write_atomic, write_json
 from crn2sbml.modelfolder import open_model_folder
@@ -28,10 +35,32 @@ from crn2sbml.validate.sbml_check import check_sbml
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parent.parent
+"""The source checkout when crn2sbml is imported from one; in an installed copy, the folder holding the package."""
 MODELS = REPO / "models"
+"""The checkout's model zoo (absent from an installed copy)."""
 VALIDATION = REPO / "validation"
+"""The checkout's validation evidence (absent from an installed copy)."""
+DEMO_MODEL = "digits"
+"""The zoo model ``crn2sbml demo`` compiles."""
+DEMO_WEIGHTS = Path(__file__).resolve().parent / "data" / f"{DEMO_MODEL}-weights.npz"
+"""Package-data copy of ``models/digits/weights.npz`` (byte for byte), so an installed crn2sbml can run the demo."""
 ARCHIVE_SAMPLES = 3
 """Test samples each zoo model's ``model.cps`` and ``model.omex`` settle (the first ones of the test split)."""
+
+
+def checkout_folder(path: str | Path | None, default: Path, option: str) -> Path:
+    """``path`` if given, else ``default`` (a folder of the source checkout) if it exists.
+
+    Raises InputError naming ``option`` when crn2sbml runs from an installed copy, which has no ``models/`` or
+    ``validation/``: writing them into site-packages would be wrong, and guessing the working directory would
+    silently pick up some other folder.
+    """
+    if path is not None:
+        return Path(path)
+    if not default.is_dir():
+        raise InputError(f"{default} does not exist: crn2sbml is not running from a source checkout; run it from a "
+                         f"checkout (pip install -e .) or pass {option} DIR")
+    return default
 
 
 @dataclass(frozen=True)
@@ -128,6 +157,10 @@ the same {ARCHIVE_SAMPLES} samples, with a report of the outputs beside the netw
 
 def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDATION,
                 progress: bool = True) -> dict:
+    """Retrain, compile, export and validate one zoo model into ``models/<name>`` and ``validation/<name>``.
+
+    Rebuilding the demo model in the checkout's ``models/`` also rewrites :data:`DEMO_WEIGHTS`, so the package
+    data never drifts from the shipped folder (a test compares the two byte for byte)."""
     started = time.perf_counter()
     result, data = train_model(spec, progress)
     train_seconds = time.perf_counter() - started
@@ -136,6 +169,8 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
     files = model_folder_files(compiled, cps=True, omex=True, samples=data.x_test[:ARCHIVE_SAMPLES])
     check = check_sbml(str(files["model.xml"]))
     commit_folder(folder, files)
+    if spec.name == DEMO_MODEL and models.resolve() == MODELS.resolve():
+        write_atomic(DEMO_WEIGHTS, files["weights.npz"])
     agreement, _ = validate_model(folder, data, validation / spec.name)
     train_acc = accuracy(result.network, data.x_train, data.y_train)
     write_atomic(folder / "README.md", model_readme(spec, data, compiled, train_acc, agreement))
@@ -147,9 +182,13 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
     return summary
 
 
-def build_zoo(names: list[str] | None = None, progress: bool = True) -> list[dict]:
-    rows = [build_model(ZOO[name], progress=progress) for name in (names or list(ZOO))]
-    write_zoo_index()
+def build_zoo(names: list[str] | None = None, progress: bool = True, *, models: str | Path | None = None,
+              validation: str | Path | None = None) -> list[dict]:
+    """Rebuild ``names`` (default: every zoo model) into ``models`` and ``validation`` (default: the checkout's)."""
+    models_dir = checkout_folder(models, MODELS, "--models")
+    validation_dir = checkout_folder(validation, VALIDATION, "--validation")
+    rows = [build_model(ZOO[name], models_dir, validation_dir, progress=progress) for name in (names or list(ZOO))]
+    write_zoo_index(models_dir, validation_dir)
     return rows
 
 

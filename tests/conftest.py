@@ -5,26 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from crn2sbml.nn.network import FeedForwardNetwork
+from crn2sbml.nn.random import random_network
+
+__all__ = ["ENCODING_RTOL", "RANDOM_CASES", "STEADY_STATE_RTOL", "random_network"]
 
 STEADY_STATE_RTOL = 1e-6
 """CRN steady state vs numpy forward pass (issue 2)."""
 
 ENCODING_RTOL = 1e-8
 """Two encodings / simulators of the same ODE vs each other."""
-
-
-def random_network(seed: int, shape: tuple[int, ...], eps: float, zero_fraction: float = 0.2,
-                   scale: float = 1.0) -> FeedForwardNetwork:
-    rng = np.random.default_rng(seed)
-    layers = []
-    for n_in, n_out in zip(shape, shape[1:], strict=False):
-        w = rng.normal(scale=scale / np.sqrt(n_in), size=(n_out, n_in))
-        w[rng.random(w.shape) < zero_fraction] = 0.0
-        b = rng.normal(scale=0.5, size=n_out)
-        b[rng.random(n_out) < zero_fraction] = 0.0
-        layers.append((w, b))
-    return FeedForwardNetwork.from_arrays(layers, eps=eps)
 
 
 RANDOM_CASES = [

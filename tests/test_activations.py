@@ -1,4 +1,4 @@
-"""σ_eps facts from SPEC §2 and the polynomial-activation checks of SPEC §5."""
+"""σ_eps facts (docs/theory.md §1) and the polynomial-activation checks (docs/theory.md §5)."""
 
 import numpy as np
 import pytest
@@ -74,3 +74,35 @@ def test_rate_bound_is_the_slowest_linearised_rate(k):
     assert act.rate_bound() == pytest.approx(rates.min(), rel=1e-3)
     if k == 2:
         assert act.rate_bound() == pytest.approx(2 * np.sqrt(0.05))
+
+
+@pytest.mark.parametrize("name", ["smoothed_relu", "power3", "power4", "saturating"])
+def test_module_level_polynomials_are_the_methods(name):
+    from crn2sbml.nn.activations import make_activation, polynomial_dfdu, polynomial_dfdy, polynomial_f
+
+    act = make_activation(name, 0.05)
+    y = np.linspace(0.01, 5, 37)
+    u = np.linspace(-4, 4, 37)
+    np.testing.assert_array_equal(polynomial_f(act.terms, y, u), act.f(y, u))
+    np.testing.assert_array_equal(polynomial_dfdy(act.terms, y, u), act.dfdy(y, u))
+    np.testing.assert_array_equal(polynomial_dfdu(act.terms, y, u), act.dfdu(y, u))
+    # coefficients as arrays (how the JAX simulator passes them) give the same values
+    powers = tuple(p for p, _, _ in act.terms)
+    a = np.array([t[1] for t in act.terms])
+    b = np.array([t[2] for t in act.terms])
+    np.testing.assert_allclose(polynomial_f(zip(powers, a, b, strict=True), y, u), act.f(y, u), rtol=1e-14)
+    h = 1e-6
+    np.testing.assert_allclose(act.dfdy(y, u), (act.f(y + h, u) - act.f(y - h, u)) / (2 * h), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(act.dfdu(y, u), (act.f(y, u + h) - act.f(y, u - h)) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def test_closed_form_only_for_the_smoothed_relu():
+    np.testing.assert_array_equal(smoothed_relu_activation(0.05).closed_form(U), smoothed_relu(U, 0.05))
+    with pytest.raises(ActivationError, match="no closed-form root"):
+        power_activation(0.05, 3).closed_form(U)
+
+
+def test_eps_is_the_one_name_of_the_inflow():
+    act = saturating_activation(0.07)
+    assert act.eps == 0.07
+    assert not hasattr(act, "constant_term")

@@ -87,12 +87,12 @@ def test_close_releases_the_datamodel():
 
 def test_bad_models_are_refused(datamodels_are_released):
     with pytest.raises(SimulationError, match="could not import"):
-        CopasiSimulator("<sbml>not a model", ["x1"], ["y1"], ["y1"], eps=0.1)
+        CopasiSimulator("<sbml>not a model", ["x1"], ["y1"], ["y1"], rate_bound=0.6)
     compiled = compile_network(random_network(24, (2, 2), 0.1))
     with pytest.raises(SimulationError, match="not in the SBML model"):
-        CopasiSimulator(to_sbml(compiled), ["x1", "x9"], ["y1", "y2"], ["y1"], eps=0.1)
+        CopasiSimulator(to_sbml(compiled), ["x1", "x9"], ["y1", "y2"], ["y1"], rate_bound=0.6)
     with pytest.raises(SimulationError, match="not boundary"):
-        CopasiSimulator(to_sbml(compiled), ["y1"], ["y2"], ["y2"], eps=0.1)
+        CopasiSimulator(to_sbml(compiled), ["y1"], ["y2"], ["y2"], rate_bound=0.6)
 
 
 def test_copasi_leaves_the_locale_alone(tmp_path):

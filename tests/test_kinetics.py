@@ -12,7 +12,7 @@ from tests.conftest import RANDOM_CASES, random_network
 def test_generic_ode_is_eps_plus_u_y_minus_y_squared(seed, shape, eps, rng):
     net = random_network(seed, shape, eps)
     compiled = compile_network(net, time_scale=1.7)
-    ode = MassActionODE.from_network(compiled.crn)
+    ode = MassActionODE.from_crn(compiled.crn)
     index = compiled.crn.index()
     x = rng.uniform(0, 2, size=net.n_inputs)
     state = rng.uniform(0, 3, size=len(compiled.crn.species))
@@ -31,8 +31,8 @@ def test_generic_ode_is_eps_plus_u_y_minus_y_squared(seed, shape, eps, rng):
 
 def test_jacobian_matches_finite_differences(rng):
     net = random_network(7, (3, 4, 2), 0.1)
-    ode = MassActionODE.from_network(compile_network(net).crn)
-    x = rng.uniform(0.1, 2, size=len(ode.network.species))
+    ode = MassActionODE.from_crn(compile_network(net).crn)
+    x = rng.uniform(0.1, 2, size=len(ode.crn.species))
     jac = ode.jacobian(x).toarray()
     h = 1e-6
     fd = np.column_stack([(ode.rhs(x + h * e) - ode.rhs(x - h * e)) / (2 * h) for e in np.eye(x.size)])

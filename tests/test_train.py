@@ -117,3 +117,43 @@ def test_training_ignores_the_global_x64_switch():
     finally:
         jax.config.update("jax_enable_x64", before)
     assert a == b
+
+
+@pytest.mark.parametrize("name", ["smoothed_relu", "power3", "saturating"])
+def test_activation_evaluates_in_jax_and_differentiates(name):
+    """f and ∂f/∂y are written once (crn2sbml.nn.activations) and run on jax arrays, under jit and grad."""
+    import jax
+    import jax.numpy as jnp
+
+    from crn2sbml.nn.activations import make_activation
+
+    act = make_activation(name, 0.05)
+    y = np.linspace(0.01, 4, 33)
+    u = np.linspace(-3, 3, 33)
+    with jax.enable_x64(True):
+        f = jax.jit(act.f)(jnp.asarray(y), jnp.asarray(u))
+        dfdy = jax.vmap(jax.grad(act.f, argnums=0))(jnp.asarray(y), jnp.asarray(u))
+        dfdu = jax.vmap(jax.grad(act.f, argnums=1))(jnp.asarray(y), jnp.asarray(u))
+    np.testing.assert_allclose(np.asarray(f), act.f(y, u), rtol=1e-13)
+    np.testing.assert_allclose(np.asarray(dfdy), act.dfdy(y, u), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(dfdu), act.dfdu(y, u), rtol=1e-12)
+
+
+def test_jax_smoothed_relu_keeps_float32_and_the_trained_bits():
+    """The zoo's weights are reproduced from seeds: the jax σ_eps must stay the same float32 operations."""
+    import jax
+    import jax.numpy as jnp
+
+    from crn2sbml.nn.activations import smoothed_relu, smoothed_relu_activation
+
+    eps = 0.05
+    with jax.enable_x64(False):
+        u = jnp.asarray(np.random.default_rng(0).normal(scale=3, size=500), dtype=jnp.float32)
+        got = jax_activation(smoothed_relu_activation(eps))(u)
+        root = jnp.sqrt(u * u + 4.0 * eps)
+        expected = jnp.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root - u))  # the form training always used
+        assert got.dtype == jnp.float32 and smoothed_relu(u, eps, xp=jnp).dtype == jnp.float32
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+        grad = jax.vmap(jax.grad(jax_activation(smoothed_relu_activation(eps))))(u)
+        assert np.all(np.isfinite(np.asarray(grad)))
+    np.testing.assert_allclose(np.asarray(got), smoothed_relu(np.asarray(u, dtype=float), eps), rtol=1e-6)

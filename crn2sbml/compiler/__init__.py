@@ -1,5 +1,5 @@
-"""Neural network -> reaction network constructions (see ``compiler/README.md`` for the math)."""
+"""Neural network -> reaction network constructions (see docs/theory.md for the math)."""
 
-from crn2sbml.compiler.feedforward import CompiledNetwork, compile_network
+from crn2sbml.compiler.feedforward import CompiledNetwork, Monomial, compile_network, neuron_monomials
 
-__all__ = ["CompiledNetwork", "compile_network"]
+__all__ = ["CompiledNetwork", "Monomial", "compile_network", "neuron_monomials"]

@@ -40,7 +40,7 @@ def to_cps(compiled: CompiledNetwork, sbml: str, samples: Sequence[Sequence[floa
            *, steps: int = CPS_STEPS) -> bytes:
     """The ``.cps`` file (bytes) for ``sbml`` (the elementary SBML of ``compiled``) and ``samples``
     (``(n, n_inputs)``, default the all-zero input); see the module docstring for what it holds."""
-    from crn2sbml.simulate.copasi import copasi_locale
+    from crn2sbml.copasi_session import copasi_locale
 
     x = check_samples(compiled, np.zeros((1, len(compiled.input_species))) if samples is None else samples)
     with copasi_locale():  # COPASI calls (basico's too) may set LC_ALL=C and leave it so
@@ -48,22 +48,22 @@ def to_cps(compiled: CompiledNetwork, sbml: str, samples: Sequence[Sequence[floa
 
 
 def _build(compiled: CompiledNetwork, sbml: str, x: np.ndarray, steps: int) -> bytes:
-    from crn2sbml.simulate.copasi import (
-        _configure_time_course,
-        _import_sbml,
-        _messages,
-        _metabolites,
+    from crn2sbml.copasi_session import (
+        configure_time_course,
         copasi_locale,
         copasi_module,
+        import_sbml,
+        messages,
+        metabolites,
     )
 
     copasi = copasi_module()
-    datamodel = _import_sbml(sbml)
+    datamodel = import_sbml(sbml)
     try:
         model = datamodel.getModel()
-        metabs = _metabolites(model)
+        metabs = metabolites(model)
         inputs = [metabs[s] for s in compiled.input_species]
-        names = []
+        names: list[str] = []
         for i, row in reversed(list(enumerate(x, start=1))):  # sample 1 last: it stays the model's state
             for metab, value in zip(inputs, row, strict=True):
                 metab.setInitialConcentration(float(value))
@@ -72,13 +72,13 @@ def _build(compiled: CompiledNetwork, sbml: str, x: np.ndarray, steps: int) -> b
             parameter_set = copasi.CModelParameterSet(names[0])
             model.getModelParameterSets().addAndOwn(parameter_set)
             parameter_set.createFromModel()
-        task = _configure_time_course(datamodel, settle_duration(compiled), steps, time_series=True)
+        task = configure_time_course(datamodel, settle_duration(compiled), steps, time_series=True)
         task.setScheduled(True)
         task.setUpdateModel(False)
         copasi.COutputAssistant.createDefaultOutput(0, task, datamodel, True)  # concentration plot
         outputs = [f"[{metabs[s].getObjectName()}]" for s in compiled.output_species]
         _scan_over_samples(datamodel, names, outputs)
-        return _save(datamodel, copasi_locale, _messages)
+        return _save(datamodel, copasi_locale, messages)
     finally:
         copasi.CRootContainer.removeDatamodel(datamodel)
 

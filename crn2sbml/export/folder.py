@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from crn2sbml.compiler import CompiledNetwork
+from crn2sbml.errors import ExportError
 from crn2sbml.export import export
 
 
@@ -21,7 +22,9 @@ def weights_bytes(compiled: CompiledNetwork) -> bytes:
     from crn2sbml.io import network_to_arrays
 
     buffer = io.BytesIO()
-    np.savez(buffer, **network_to_arrays(compiled.network))
+    # Any: numpy's stub types savez's keyword arrays as if they could collide with allow_pickle (a bool)
+    arrays: dict[str, Any] = network_to_arrays(compiled.network)
+    np.savez(buffer, **arrays)
     return buffer.getvalue()
 
 
@@ -34,6 +37,8 @@ def model_folder_files(compiled: CompiledNetwork, *, cps: bool = False, omex: bo
     """``model.xml``, ``model.ant``, ``weights.npz``, optionally ``model.cps`` and ``model.omex`` (settling
     ``samples``, default the all-zero input), and ``manifest.json`` with their SHA-256 digests."""
     sbml = export(compiled, "sbml")
+    if not isinstance(sbml, str):  # the sbml writer returns text; cps/omex take that text back
+        raise ExportError(f"the sbml exporter returned {type(sbml).__name__}, not text")
     files: dict[str, str | bytes] = {"model.xml": sbml, "model.ant": export(compiled, "antimony"),
                                      "weights.npz": weights_bytes(compiled)}
     if cps:

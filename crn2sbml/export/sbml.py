@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 import libsbml
 
 from crn2sbml import __version__
-from crn2sbml.compiler import CompiledNetwork
+from crn2sbml.compiler import CompiledNetwork, Monomial
 from crn2sbml.crn import Complex
 from crn2sbml.errors import ExportError, InputError
 
@@ -374,31 +374,40 @@ def to_sbml(compiled: CompiledNetwork, *, creator: Creator | None = None, create
     return _finish(doc)
 
 
-def _modifier_sbo(terms: Iterable[tuple[int, float, float]]) -> tuple[int, int]:
-    """SBO roles of an upstream species with a positive and with a negative weight, in that order.
+def _modifier_sbo(coefficients: Iterable[float]) -> int:
+    """SBO role of an upstream species from the signs of the monomial coefficients it multiplies.
 
-    The rate's derivative with respect to upstream ``x`` is ``c·w·sum_p b_p y^p`` with ``y > 0``: when every
-    ``b_p`` has one sign the weight's sign says whether ``x`` speeds the reaction up or slows it down.
+    The rate's derivative with respect to upstream ``x`` is ``c · sum_p (b_p w) y^p`` with ``y > 0``: when every
+    coefficient ``b_p w`` has one sign, ``x`` always speeds the reaction up (stimulator) or slows it down
+    (inhibitor); otherwise the sign is not fixed (plain modifier).
     """
-    signs = {b > 0 for _, _, b in terms if b != 0}
+    signs = {c > 0 for c in coefficients}
     if signs == {True}:
-        return SBO_STIMULATOR, SBO_INHIBITOR
+        return SBO_STIMULATOR
     if signs == {False}:
-        return SBO_INHIBITOR, SBO_STIMULATOR
-    return SBO_MODIFIER, SBO_MODIFIER
+        return SBO_INHIBITOR
+    return SBO_MODIFIER
 
 
-def _lumped_law(sp: str, u: str, terms: Iterable[tuple[int, float, float]], c: float) -> str:
-    """``cell · c · sum_p (a_p + b_p u) y^p`` with every number carrying its unit: ``a_p`` is in (mol/L)^(1-p),
-    ``b_p`` in (mol/L)^(-p), ``c`` in 1/s."""
+def _lumped_unit_power(mono: Monomial) -> int:
+    """Exponent of mol/L in the unit of ``mono.coefficient``: the term ``coef · [catalyst] · y^p`` is in mol/L."""
+    return -mono.power if mono.catalyst is not None else 1 - mono.power
+
+
+def _lumped_law(sp: str, monomials: Iterable[Monomial], c: float) -> str:
+    """``cell · c · sum_p (sum of the monomials of power p) · y^p``, every number carrying its unit.
+
+    Grouping by power writes each upstream species once per power, as ``(a_p + b_p u) y^p`` did: the
+    expression stays linear in the number of weights.
+    """
+    groups: dict[int, list[str]] = {}
+    for mono in monomials:
+        term = f"{float(mono.coefficient)!r} {_molar_unit(_lumped_unit_power(mono))}"
+        groups.setdefault(mono.power, []).append(term if mono.catalyst is None else f"{term} * {mono.catalyst}")
     poly = []
-    for p, a, b in terms:
-        mono = "" if p == 0 else (f" * {sp}" if p == 1 else f" * {sp}^{p}")
-        coef = ([f"{float(a)!r} {_molar_unit(1 - p)}"] if a else []) + (
-            [f"{float(b)!r} {_molar_unit(-p)} * {u}"] if b else [])
-        if not coef:  # a (p, 0, 0) term contributes nothing, and "()" would not parse
-            continue
-        poly.append(f"({' + '.join(coef)}){mono}")
+    for p in sorted(groups):
+        y_factor = "" if p == 0 else (f" * {sp}" if p == 1 else f" * {sp}^{p}")
+        poly.append(f"({' + '.join(groups[p])}){y_factor}")
     return f"cell * {float(c)!r} per_second * (" + " + ".join(poly) + ")"
 
 
@@ -407,30 +416,25 @@ def to_lumped_sbml(compiled: CompiledNetwork, *, creator: Creator | None = None,
     """Simulation SBML: one reaction ``-> Y`` per neuron with kinetic law ``cell · c · f(Y; u)``.
 
     The rate may be negative (the reaction is flagged reversible); the ODE is identical to the
-    elementary model's. Parameters are inlined as numbers so the JIT compiles a few large expressions.
-    ``creator`` and ``created`` as for :func:`to_sbml`.
+    elementary model's: both are built from :meth:`CompiledNetwork.monomials`. Parameters are inlined as
+    numbers so the JIT compiles a few large expressions. ``creator`` and ``created`` as for :func:`to_sbml`.
     """
-    terms = compiled.network.activation.terms
-    powers = [q for p, a, b in terms for q in ([1 - p] if a else []) + ([-p] if b else [])]
+    neurons = compiled.monomials()
+    powers = {_lumped_unit_power(m) for monos in neurons.values() for m in monos}
     doc, model = _new_model(compiled, "lumped", _molar_units(powers), creator or DEFAULT_CREATOR, created)
-    raising, lowering = _modifier_sbo(terms)
-    previous = compiled.input_species
-    for layer, ids in zip(compiled.network.layers, compiled.layer_species, strict=True):
-        for j, sp in enumerate(ids):
-            reaction = model.createReaction()
-            _ok(reaction.setId(f"{sp}_net"), "set reaction id")
-            _ok(reaction.setReversible(True), "set reversible")
-            _ok(reaction.setSBOTerm(SBO_COMPOSITE_PROCESS), "set reaction SBO term")
-            _species_ref(reaction, sp, 1, True)
-            u_terms = [f"{float(layer.bias[j])!r} molar"]
-            for i, src in enumerate(previous):
-                w = float(layer.weights[j, i])
-                if w != 0:
-                    u_terms.append(f"{w!r} dimensionless * {src}")
-                    mod = reaction.createModifier()
-                    if mod.setSpecies(src) | mod.setSBOTerm(raising if w > 0 else lowering):
-                        raise ExportError(f"libSBML refused modifier {src!r} of reaction {sp}_net")
-            u = "(" + " + ".join(u_terms) + ")"
-            _kinetic_law(reaction, _lumped_law(sp, u, terms, compiled.time_scale), SBO_RATE_LAW)
-        previous = ids
+    for sp, monos in neurons.items():
+        reaction = model.createReaction()
+        _ok(reaction.setId(f"{sp}_net"), "set reaction id")
+        _ok(reaction.setReversible(True), "set reversible")
+        _ok(reaction.setSBOTerm(SBO_COMPOSITE_PROCESS), "set reaction SBO term")
+        _species_ref(reaction, sp, 1, True)
+        upstream: dict[str, list[float]] = {}  # insertion order: input order, as in the network
+        for mono in monos:
+            if mono.catalyst is not None:
+                upstream.setdefault(mono.catalyst, []).append(mono.coefficient)
+        for src, coefficients in upstream.items():
+            mod = reaction.createModifier()
+            if mod.setSpecies(src) | mod.setSBOTerm(_modifier_sbo(coefficients)):
+                raise ExportError(f"libSBML refused modifier {src!r} of reaction {sp}_net")
+        _kinetic_law(reaction, _lumped_law(sp, monos, compiled.time_scale), SBO_RATE_LAW)
     return _finish(doc)

@@ -1,17 +1,26 @@
 """Activations realised by one species: the positive root ``y*(u)`` of a polynomial ``f(y; u)``.
 
 ``f(y; u) = sum_p (a_p + b_p·u) · y^p``.  Mass action can realise ``dy/dt = f(y; u)`` when every term
-that can be negative carries a factor ``y`` (SPEC §5): ``a_p < 0`` or ``b_p != 0`` only for ``p >= 1``.
+that can be negative carries a factor ``y`` (docs/theory.md §5): ``a_p < 0`` or ``b_p != 0`` only for ``p >= 1``.
 The fixed point is a valid activation when ``f(0; u) > 0``, ``f`` has exactly one positive root for every
 ``u`` (certified by Descartes' rule of signs: exactly one sign change in the coefficient sequence, for every
 ``u``) and ``∂f/∂y < 0`` there (checked numerically on a grid of ``u``).
 
 The smoothed ReLU is ``eps + u·y - y²`` with the closed form ``σ_eps(u) = (u + sqrt(u² + 4 eps)) / 2``.
+
+This module is the one definition of ``f``, ``∂f/∂y``, ``∂f/∂u``, the root ``y*(u)`` and the slowest rate.
+The polynomial evaluations (:func:`polynomial_f`, :func:`polynomial_dfdy`, :func:`polynomial_dfdu` and the
+methods that call them) use only ``+``, ``*`` and ``**``, so they accept numpy arrays, jax arrays and jax
+tracers alike (inside ``jax.jit`` and ``jax.grad``); :func:`smoothed_relu` takes the array namespace as
+``xp``. Training (:mod:`crn2sbml.nn.train`) and the JAX simulator evaluate the activation through these.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +29,31 @@ from crn2sbml.validate.inputs import check_activation_powers
 
 Term = tuple[int, float, float]
 """``(power p, constant coefficient a_p, u coefficient b_p)``."""
+
+Array = Any
+"""A numpy array, a jax array or tracer, or a float: whatever supports ``+``, ``*`` and ``**``."""
+
+
+def polynomial_f(terms: Iterable[tuple[int, Any, Any]], y: Array, u: Array) -> Array:
+    """``f(y; u) = sum_p (a_p + b_p u) y^p`` elementwise, for ``terms`` of ``(p, a_p, b_p)``.
+
+    ``a_p``/``b_p`` may be floats or 0-d arrays (the JAX simulator passes them as traced arguments, so one
+    compiled solver serves every network of a shape). The expression is kept exactly as training has always
+    written it: the zoo's weights are reproduced bit for bit from their seeds.
+    """
+    return sum((a + b * u) * y**p for p, a, b in terms)
+
+
+def polynomial_dfdy(terms: Iterable[tuple[int, Any, Any]], y: Array, u: Array) -> Array:
+    """``∂f/∂y = sum_{p >= 1} p (a_p + b_p u) y^(p-1)`` elementwise (see :func:`polynomial_f`)."""
+    return sum(p * (a + b * u) * y ** (p - 1) for p, a, b in terms if p > 0)
+
+
+def polynomial_dfdu(terms: Iterable[tuple[int, Any, Any]], y: Array, u: Array) -> Array:
+    """``∂f/∂u = sum_p b_p y^p`` elementwise (see :func:`polynomial_f`); ``f`` is affine in ``u``, so ``u`` is
+    unused, and taken only so the three evaluations share one signature."""
+    del u
+    return sum(b * y**p for p, _, b in terms)
 
 
 @dataclass(frozen=True)
@@ -49,21 +83,17 @@ class PolynomialActivation:
                 raise ActivationError(
                     f"{self.name}: not realisable by mass action: the negative constant term {a} has no factor y"
                 )
-        if self.constant_term <= 0:
+        if self.eps <= 0:
             raise ActivationError(
-                f"{self.name}: f(0; u) = {self.constant_term} must be > 0 so that y stays positive"
+                f"{self.name}: f(0; u) = {self.eps} must be > 0 so that y stays positive"
             )
         self._check_descartes()
         self._check_roots_numerically()
 
     @property
-    def constant_term(self) -> float:
-        return sum(a for p, a, _ in self.terms if p == 0)
-
-    @property
     def eps(self) -> float:
-        """The inflow rate ``f(0; u)``; for the smoothed ReLU this is eps."""
-        return self.constant_term
+        """The inflow rate ``f(0; u)`` (the constant term ``a_0``); for the smoothed ReLU this is eps."""
+        return sum(a for p, a, _ in self.terms if p == 0)
 
     @property
     def degree(self) -> int:
@@ -102,15 +132,26 @@ class PolynomialActivation:
             if self.dfdy(np.array(positive), np.array(u))[0] >= 0:
                 raise ActivationError(f"{self.name}: the positive root at u={u:g} is not stable (∂f/∂y >= 0)")
 
-    # ---- evaluation (numpy, vectorised over any shape) ----
-    def f(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return sum((a + b * u) * y**p for p, a, b in self.terms)
+    # ---- evaluation: elementwise over any shape, numpy or jax (see the module docstring) ----
+    def f(self, y: Array, u: Array) -> Array:
+        """``f(y; u)``: :func:`polynomial_f` of this activation's terms."""
+        return polynomial_f(self.terms, y, u)
 
-    def dfdy(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return sum(p * (a + b * u) * y ** (p - 1) for p, a, b in self.terms if p > 0)
+    def dfdy(self, y: Array, u: Array) -> Array:
+        """``∂f/∂y``: :func:`polynomial_dfdy` of this activation's terms."""
+        return polynomial_dfdy(self.terms, y, u)
 
-    def dfdu(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return sum(b * y**p for p, _, b in self.terms)
+    def dfdu(self, y: Array, u: Array) -> Array:
+        """``∂f/∂u``: :func:`polynomial_dfdu` of this activation's terms."""
+        return polynomial_dfdu(self.terms, y, u)
+
+    def closed_form(self, u: Array, xp: ModuleType = np) -> Array:
+        """``y*(u)`` in the array namespace ``xp`` (``numpy`` or ``jax.numpy``) where a closed form exists:
+        the smoothed ReLU. Other activations raise :class:`ActivationError`; solve them numerically
+        (:meth:`__call__` for numpy)."""
+        if not self.is_smoothed_relu():
+            raise ActivationError(f"{self.name}: f(y; u) = {self.describe()} has no closed-form root")
+        return smoothed_relu(u, self.eps, xp=xp)
 
     def rate_bound(self) -> float:
         """The slowest possible relaxation rate ``min_u -∂f/∂y(y*(u); u)`` (1/s at time scale 1).
@@ -181,17 +222,23 @@ class PolynomialActivation:
         return text[2:] if text.startswith("+ ") else "-" + text[2:]
 
 
-def smoothed_relu(u: np.ndarray, eps: float) -> np.ndarray:
-    """``σ_eps(u) = (u + sqrt(u² + 4 eps)) / 2``, written stably for very negative ``u``."""
-    u = np.asarray(u, dtype=float)
-    root = np.sqrt(u * u + 4.0 * eps)
+def smoothed_relu(u: Array, eps: float, xp: ModuleType = np) -> Array:
+    """``σ_eps(u) = (u + sqrt(u² + 4 eps)) / 2``, written stably for very negative ``u``.
+
+    ``xp`` is the array namespace: ``numpy`` (the default; ``u`` is converted to float64) or ``jax.numpy``
+    (``u`` keeps its dtype, so 32-bit training stays 32-bit).
+    """
+    if xp is np:
+        u = np.asarray(u, dtype=float)
+    root = xp.sqrt(u * u + 4.0 * eps)
     # For u << 0, u + root cancels; σ(u) = eps / σ(-u) = 2 eps / (root + |u|) is exact and stable. |u| (not -u)
-    # keeps the unused branch finite too: np.where evaluates both, and root - u can round to 0 for large u > 0.
-    return np.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root + np.abs(u)))
+    # keeps the unused branch finite too: where() evaluates both, and root - u can round to 0 for large u > 0
+    # (under jax.grad an inf there would turn the selected branch's gradient into NaN).
+    return xp.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root + xp.abs(u)))
 
 
 def smoothed_relu_activation(eps: float) -> PolynomialActivation:
-    """``f = eps + u·y - y²``: SPEC §2."""
+    """``f = eps + u·y - y²`` (docs/theory.md §1)."""
     return power_activation(eps, 2)
 
 

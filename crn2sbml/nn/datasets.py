@@ -1,8 +1,9 @@
 """Datasets that need no download: generated XOR and the tables that ship inside scikit-learn.
 
 Features are raw non-negative concentrations. The standardisation learned on the training split is kept
-separately (:class:`Standardiser`) and folded exactly into the first layer after training (SPEC §4), so the
-compiled CRN takes the raw features.
+separately (:class:`~crn2sbml.nn.transforms.Standardiser`) and folded exactly into the first layer after training
+(docs/theory.md §4), so the compiled CRN takes the raw features. Transforms of networks live in
+:mod:`crn2sbml.nn.transforms`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from crn2sbml.errors import InputError
-from crn2sbml.nn.network import FeedForwardNetwork, Layer
+
+# Re-exported for callers written before the move (nn/train.py, tests/test_train.py); new code imports them
+# from crn2sbml.nn.transforms.
+from crn2sbml.nn.transforms import Standardiser, dual_rail, dual_rail_network
+
+__all__ = ["DATASETS", "Dataset", "Standardiser", "check_labelled", "dual_rail", "dual_rail_network",
+           "load_dataset", "split"]
 
 DATASETS = ("xor", "iris", "wine", "breast-cancer", "digits")
 
@@ -59,28 +66,6 @@ def check_labelled(x: np.ndarray, y: np.ndarray, where: str = "dataset") -> tupl
     return x, y.astype(np.int64)
 
 
-def dual_rail(x: np.ndarray) -> np.ndarray:
-    """Signed features as pairs of non-negative ones: column ``2i`` is ``max(x_i, 0)``, ``2i+1`` is ``max(-x_i, 0)``.
-
-    A first layer trained on ``x`` becomes exact on the dual-rail inputs with weights ``[w, -w]``
-    (see :func:`dual_rail_network`).
-    """
-    x = np.asarray(x, dtype=float)
-    out = np.empty((x.shape[0], 2 * x.shape[1]))
-    out[:, 0::2] = np.maximum(x, 0)
-    out[:, 1::2] = np.maximum(-x, 0)
-    return out
-
-
-def dual_rail_network(network: FeedForwardNetwork) -> FeedForwardNetwork:
-    """The same network taking dual-rail inputs: ``W' = [w, -w]`` per feature (SPEC §4)."""
-    first = network.layers[0]
-    w = np.empty((first.n_out, 2 * first.n_in))
-    w[:, 0::2] = first.weights
-    w[:, 1::2] = -first.weights
-    return FeedForwardNetwork((Layer(w, first.bias), *network.layers[1:]), network.activation)
-
-
 def split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int):
     from sklearn.model_selection import train_test_split
 
@@ -107,26 +92,3 @@ def load_dataset(name: str, seed: int = 0, test_fraction: float = 0.2) -> Datase
     x, y = check_labelled(x, y, name)
     x_tr, x_te, y_tr, y_te = split(x, y, test_fraction, seed)
     return Dataset(name, x_tr, y_tr, x_te, y_te, int(y.max()) + 1, desc)
-
-
-@dataclass(frozen=True, eq=False)
-class Standardiser:
-    """``x' = (x - mean) / scale``, learned on a training split."""
-
-    mean: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, x: np.ndarray) -> Standardiser:
-        scale = x.std(axis=0)
-        return cls(x.mean(axis=0), np.where(scale > 1e-12, scale, 1.0))
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean) / self.scale
-
-    def fold_into(self, network: FeedForwardNetwork) -> FeedForwardNetwork:
-        """The network that takes raw ``x``: ``W' = W diag(1/s)``, ``b' = b - W (m/s)`` (SPEC §4)."""
-        first = network.layers[0]
-        w = first.weights / self.scale
-        b = first.bias - first.weights @ (self.mean / self.scale)
-        return FeedForwardNetwork((Layer(w, b), *network.layers[1:]), network.activation)

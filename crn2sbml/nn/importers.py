@@ -2,8 +2,8 @@
 
 Every importer returns a :class:`~crn2sbml.nn.network.FeedForwardNetwork` whose layers hold the source
 model's affine maps unchanged (``W`` of shape ``(n_out, n_in)``, ``b`` of shape ``(n_out,)``), and whose
-activation is the smoothed ReLU ``σ_eps`` on *every* layer, the output layer included (SPEC §3). The source
-ReLU is therefore replaced by ``σ_eps`` (``σ_eps(u) > max(0, u)``, the gap is at most ``sqrt(eps)`` at
+activation is the smoothed ReLU ``σ_eps`` on *every* layer, the output layer included (docs/theory.md §3).
+The source ReLU is therefore replaced by ``σ_eps`` (``σ_eps(u) > max(0, u)``, the gap is at most ``sqrt(eps)`` at
 ``u = 0``), and an output that had no activation in the source model (a regressor's identity output, the
 logits of a classifier) gets one too. ``σ_eps`` is strictly increasing, so the argmax of an output layer
 is the argmax of its pre-activations: classifiers keep their decision rule, only the hidden values move.
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crn2sbml import defaults
 from crn2sbml.errors import InputError, UnsupportedModelError
 from crn2sbml.nn.network import FeedForwardNetwork
 
@@ -79,7 +80,7 @@ def _check_sklearn_mlp(model: Any) -> bool:
     return is_classifier
 
 
-def from_sklearn(model: Any, eps: float = 0.05) -> FeedForwardNetwork:
+def from_sklearn(model: Any, eps: float = defaults.EPS) -> FeedForwardNetwork:
     """Convert a fitted scikit-learn ``MLPClassifier`` or ``MLPRegressor`` with ``activation='relu'``.
 
     Layer ``l`` gets ``W_l = model.coefs_[l].T`` (sklearn stores ``(n_in, n_out)``, we use ``(n_out, n_in)``)
@@ -273,7 +274,7 @@ def _bias_vector(c: np.ndarray, n_out: int, what: str) -> np.ndarray:
 
 
 
-def import_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = 0.05,
+def import_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = defaults.EPS,
                 drop_softmax: bool = False) -> OnnxImport:
     """:func:`from_onnx`, also reporting the BatchNormalization nodes folded and the Softmax dropped."""
     model, where = _load_onnx(path_or_bytes)
@@ -284,7 +285,7 @@ def import_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = 0.05,
     return OnnxImport(_build(chain.layers, eps, where), tuple(chain.folded), chain.dropped)
 
 
-def from_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = 0.05,
+def from_onnx(path_or_bytes: OnnxSource | onnx.ModelProto, eps: float = defaults.EPS,
               drop_softmax: bool = False) -> FeedForwardNetwork:
     """Convert an ONNX graph that is a single chain of fully connected ReLU layers.
 
@@ -583,7 +584,7 @@ def _safetensors_file_order(path: Path) -> list[str]:
     return [name for _, name in sorted(entries)]
 
 
-def from_safetensors(path: str | os.PathLike, eps: float = 0.05) -> FeedForwardNetwork:
+def from_safetensors(path: str | os.PathLike, eps: float = defaults.EPS) -> FeedForwardNetwork:
     """Read fully connected layers from a ``.safetensors`` file (``safetensors.numpy.load_file``).
 
     Two naming schemes are accepted (not mixed in one file):

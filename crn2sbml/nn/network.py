@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crn2sbml import defaults
 from crn2sbml.errors import NetworkError
 from crn2sbml.nn.activations import PolynomialActivation, smoothed_relu_activation
 from crn2sbml.validate.inputs import check_inputs, check_network
@@ -44,13 +45,13 @@ class Layer:
 
 @dataclass(frozen=True, eq=False)
 class FeedForwardNetwork:
-    """Layers applied in order, each followed by ``activation`` (the output layer too: SPEC §3).
+    """Layers applied in order, each followed by ``activation`` (the output layer too: docs/theory.md §3).
 
     Inputs are non-negative concentrations of shape ``(n_inputs,)`` or ``(n_samples, n_inputs)``.
     """
 
     layers: tuple[Layer, ...]
-    activation: PolynomialActivation = field(default_factory=lambda: smoothed_relu_activation(0.1))
+    activation: PolynomialActivation = field(default_factory=lambda: smoothed_relu_activation(defaults.EPS))
 
     def __post_init__(self) -> None:
         if not self.layers:
@@ -67,7 +68,7 @@ class FeedForwardNetwork:
         check_network([(layer.weights, layer.bias) for layer in self.layers], self.activation.terms)
 
     @classmethod
-    def from_arrays(cls, arrays: list[tuple[np.ndarray, np.ndarray]], eps: float = 0.1,
+    def from_arrays(cls, arrays: list[tuple[np.ndarray, np.ndarray]], eps: float = defaults.EPS,
                     activation: PolynomialActivation | None = None) -> FeedForwardNetwork:
         if activation is None:
             if not (np.isfinite(eps) and eps > 0):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from crn2sbml import defaults
 from crn2sbml.errors import InputError
 from crn2sbml.nn.activations import PolynomialActivation, smoothed_relu_activation
 from crn2sbml.nn.datasets import Standardiser, check_labelled
@@ -24,15 +25,15 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """Options of :func:`train_classifier`; every run is reproducible from ``seed``."""
 
-    hidden: tuple[int, ...] = (16,)
-    eps: float = 0.05
-    learning_rate: float = 1e-2
-    epochs: int = 300
-    batch_size: int = 64
-    seed: int = 0
-    weight_decay: float = 1e-4
-    validation_fraction: float = 0.15
-    patience: int = 40
+    hidden: tuple[int, ...] = defaults.HIDDEN
+    eps: float = defaults.EPS
+    learning_rate: float = defaults.LEARNING_RATE
+    epochs: int = defaults.EPOCHS
+    batch_size: int = defaults.BATCH_SIZE
+    seed: int = defaults.SEED
+    weight_decay: float = defaults.WEIGHT_DECAY
+    validation_fraction: float = defaults.VALIDATION_FRACTION
+    patience: int = defaults.PATIENCE
     task: str = "classification"  # or "regression"
     activation: PolynomialActivation | None = field(default=None, compare=False)
 
@@ -45,25 +46,17 @@ class TrainResult:
 
 
 def jax_activation(activation: PolynomialActivation):
-    """A JAX function ``u -> y*(u)`` with exact gradients."""
+    """A JAX function ``u -> y*(u)`` with exact gradients.
+
+    ``f`` and ``∂f/∂y`` come from ``activation`` itself (they are array-namespace generic); only the root
+    finder is written here, with ``jax.lax`` loops so it traces once instead of unrolling.
+    """
     import jax
     import jax.numpy as jnp
 
     if activation.is_smoothed_relu():
-        eps = activation.eps
-
-        def smooth(u):
-            root = jnp.sqrt(u * u + 4.0 * eps)
-            return jnp.where(u >= 0, 0.5 * (u + root), 2.0 * eps / (root - u))
-
-        return smooth
-    terms = activation.terms
-
-    def f(y, u):
-        return sum((a + b * u) * y**p for p, a, b in terms)
-
-    def fy(y, u):
-        return sum(p * (a + b * u) * y ** (p - 1) for p, a, b in terms if p > 0)
+        return lambda u: activation.closed_form(u, xp=jnp)
+    f, fy = activation.f, activation.dfdy
 
     def solve(u):
         lo, hi = jnp.zeros_like(u), jnp.ones_like(u)

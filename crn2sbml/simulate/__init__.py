@@ -1,33 +1,59 @@
-"""Simulator backends behind one interface (:class:`~crn2sbml.simulate.base.AbstractSimulator`)."""
+"""Simulator backends behind one interface (:class:`~crn2sbml.simulate.base.AbstractSimulator`).
+
+``BACKENDS`` names them (roadrunner, jax, copasi, scipy); ``make_simulator(name, compiled, ...)`` builds one,
+``auto`` included (:func:`choose_backend`); ``roadrunner_simulator`` is the libRoadRunner shortcut.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from crn2sbml.compiler import CompiledNetwork
 from crn2sbml.errors import InputError
-from crn2sbml.simulate.base import DEFAULT_TOLERANCE, AbstractSimulator, SteadyStates
+from crn2sbml.simulate.base import (
+    DEFAULT_TOLERANCE,
+    AbstractSimulator,
+    AbstractSingleSampleSimulator,
+    Capabilities,
+    SteadyStates,
+    StoppingRule,
+    activation_relaxation_time,
+    relaxation_time,
+)
+from crn2sbml.simulate.registry import (
+    AUTO,
+    AUTO_JAX_MIN_WORK,
+    BACKENDS,
+    Backend,
+    BackendChoice,
+    UnknownBackendError,
+    backend_names,
+    choose_backend,
+    get_backend,
+    make_simulator,
+    settle_in_subprocess,
+)
+
+if TYPE_CHECKING:
+    from crn2sbml.simulate.roadrunner import RoadRunnerSimulator
 
 ENCODINGS = ("lumped", "elementary")
-CACHE_STABLE_DATE = datetime(2021, 1, 1, tzinfo=UTC)
-"""Created date written into SBML that crn2sbml builds only to simulate (never shipped)."""
+"""The SBML encodings crn2sbml writes (``capabilities.encodings`` says which a backend loads)."""
 
 
 def roadrunner_simulator(compiled: CompiledNetwork, encoding: str = "lumped", sbml: str | None = None,
-                         tolerance: float = DEFAULT_TOLERANCE) -> AbstractSimulator:
+                         tolerance: float = DEFAULT_TOLERANCE) -> RoadRunnerSimulator:
     """libRoadRunner on the chosen SBML encoding of ``compiled`` (or on the given SBML text)."""
-    from crn2sbml.export.sbml import to_lumped_sbml, to_sbml
     from crn2sbml.simulate.roadrunner import RoadRunnerSimulator
 
     if encoding not in ENCODINGS:
         raise InputError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
-    if sbml is None:
-        # a fixed history date keeps the text, and so the compiled-model cache key, the same from run to run
-        writer = to_lumped_sbml if encoding == "lumped" else to_sbml
-        sbml = writer(compiled, created=CACHE_STABLE_DATE)
-    return RoadRunnerSimulator(sbml, compiled.input_species, compiled.neuron_species, compiled.output_species,
-                               eps=compiled.eps, time_scale=compiled.time_scale, encoding=encoding,
-                               tolerance=tolerance)
+    return RoadRunnerSimulator.from_compiled(compiled, sbml=sbml, encoding=encoding, tolerance=tolerance)
 
 
-__all__ = ["AbstractSimulator", "SteadyStates", "DEFAULT_TOLERANCE", "ENCODINGS", "roadrunner_simulator"]
+__all__ = [
+    "AUTO", "AUTO_JAX_MIN_WORK", "BACKENDS", "DEFAULT_TOLERANCE", "ENCODINGS", "AbstractSimulator",
+    "AbstractSingleSampleSimulator", "Backend", "BackendChoice", "Capabilities", "SteadyStates", "StoppingRule",
+    "UnknownBackendError", "activation_relaxation_time", "backend_names", "choose_backend", "get_backend",
+    "make_simulator", "relaxation_time", "roadrunner_simulator", "settle_in_subprocess",
+]

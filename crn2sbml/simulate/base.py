@@ -350,7 +350,7 @@ class AbstractSimulator(abc.ABC):
         self.close()
 
     @classmethod
-    def _resolve_encoding(cls, sbml: str | None, encoding: str | None) -> str | None:
+    def resolve_encoding(cls, sbml: str | None, encoding: str | None) -> str | None:
         """The SBML encoding to load (``None`` for a backend that reads no SBML); InputError if this backend
         cannot load what was asked for."""
         supported = cls.capabilities.encodings

@@ -23,16 +23,25 @@ as a last resort, when the simulator is garbage collected) removes it with ``CRo
 
 from __future__ import annotations
 
-import contextlib
-import locale
 import logging
 import weakref
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from crn2sbml.errors import ModelFileError, ModelMismatchError, SimulationError
+from crn2sbml.copasi_session import (  # COPASI session helpers, shared with export/ and validate/
+    ABSOLUTE_TOLERANCE,
+    RELATIVE_TOLERANCE,
+    copasi_locale,
+    copasi_module,
+)
+from crn2sbml.copasi_session import configure_time_course as _configure_time_course
+from crn2sbml.copasi_session import import_sbml as _import_sbml
+from crn2sbml.copasi_session import messages as _messages
+from crn2sbml.copasi_session import metabolites as _metabolites
+from crn2sbml.copasi_session import remove_datamodel as _remove_datamodel
+from crn2sbml.errors import ModelMismatchError, SimulationError
 from crn2sbml.simulate.base import (
     DEFAULT_TOLERANCE,
     AbstractSingleSampleSimulator,
@@ -40,115 +49,11 @@ from crn2sbml.simulate.base import (
     StoppingRule,
     rate_bound_argument,
 )
-from crn2sbml.validate.inputs import check_sbml_text
 
 if TYPE_CHECKING:
     from crn2sbml.compiler import CompiledNetwork
 
 log = logging.getLogger(__name__)
-
-RELATIVE_TOLERANCE = 1e-12
-"""LSODA relative tolerance (dimensionless)."""
-
-ABSOLUTE_TOLERANCE = 1e-14
-"""LSODA absolute tolerance; COPASI scales it per species so it acts on concentrations (mol/L)."""
-
-MAX_INTERNAL_STEPS = 100_000
-"""LSODA internal steps allowed per integration chunk."""
-
-
-@contextlib.contextmanager
-def copasi_locale() -> Iterator[None]:
-    """Run COPASI calls with ``LC_NUMERIC=C`` and give the caller's locale back afterwards.
-
-    Importing COPASI, ``importSBMLFromString`` and ``loadModel`` call ``setlocale(LC_ALL, "C")`` and leave it
-    so: Python's preferred encoding then drops to ASCII for the rest of the process and every ``open()`` /
-    ``read_text()`` without an explicit encoding fails on UTF-8 files. ``setlocale`` is process-global, so do
-    not run COPASI calls concurrently with locale-dependent work in other threads.
-    """
-    saved = locale.setlocale(locale.LC_ALL, None)
-    try:
-        locale.setlocale(locale.LC_NUMERIC, "C")
-        yield
-    finally:
-        locale.setlocale(locale.LC_ALL, saved)
-
-
-def copasi_module():
-    """The ``COPASI`` Python module, imported without letting it change the process locale."""
-    try:
-        with copasi_locale():
-            import COPASI
-    except ImportError as exc:  # pragma: no cover - python-copasi is a dependency
-        raise SimulationError("the copasi backend needs python-copasi (pip install python-copasi)") from exc
-    return COPASI
-
-
-def _messages() -> str:
-    """COPASI's pending messages (errors and warnings) as one line; clears COPASI's message queue."""
-    text = copasi_module().CCopasiMessage.getAllMessageText(True)
-    return " ".join(line.strip() for line in text.splitlines() if line.strip() and not line.startswith(">"))
-
-
-def _remove_datamodel(datamodel: Any) -> None:
-    copasi_module().CRootContainer.removeDatamodel(datamodel)
-
-
-def _import_sbml(sbml: str) -> Any:
-    """A new COPASI datamodel holding ``sbml``; removed again (and SimulationError raised) if import fails.
-
-    The text must pass :func:`~crn2sbml.validate.inputs.check_sbml_text` first (ModelFileError, which is a
-    SimulationError, otherwise): COPASI's SBML reader must never see DTDs, entities or SBML packages that
-    load other files.
-    """
-    try:
-        sbml = check_sbml_text(sbml, where="SBML model")
-    except ModelFileError as exc:
-        raise type(exc)(f"COPASI could not import the SBML model: {exc}") from exc
-    copasi = copasi_module()
-    copasi.CCopasiMessage.clearDeque()
-    datamodel = copasi.CRootContainer.addDatamodel()
-    try:
-        with copasi_locale():
-            ok = datamodel.importSBMLFromString(sbml)
-    except Exception as exc:  # SWIG turns COPASI exceptions into RuntimeError and friends
-        _remove_datamodel(datamodel)
-        raise SimulationError(f"COPASI could not import the SBML model: {exc} {_messages()}".strip()) from exc
-    if not ok or datamodel.getModel() is None:
-        detail = _messages()
-        _remove_datamodel(datamodel)
-        raise SimulationError(f"COPASI could not import the SBML model: {detail or 'no model'}")
-    copasi.CCopasiMessage.clearDeque()  # unit warnings (default area/length unit) are expected
-    return datamodel
-
-
-def _metabolites(model: Any) -> dict[str, Any]:
-    """COPASI species (``CMetab``) of an imported model by SBML id."""
-    return {m.getSBMLId(): m for m in model.getMetabolites()}
-
-
-def _configure_time_course(datamodel: Any, duration: float, steps: int, time_series: bool) -> Any:
-    """The ``Time-Course`` task: deterministic LSODA at tight tolerances, ``steps`` intervals over ``duration`` s."""
-    copasi = copasi_module()
-    task = datamodel.getTask("Time-Course")
-    if task is None:
-        raise SimulationError("COPASI datamodel has no Time-Course task")
-    if not task.setMethodType(copasi.CTaskEnum.Method_deterministic):
-        raise SimulationError("COPASI refused the deterministic (LSODA) method")
-    method = task.getMethod()
-    for name, value in (("Relative Tolerance", RELATIVE_TOLERANCE), ("Absolute Tolerance", ABSOLUTE_TOLERANCE)):
-        parameter = method.getParameter(name)
-        if parameter is None or not parameter.setDblValue(value):
-            raise SimulationError(f"COPASI LSODA has no settable parameter {name!r}")
-    steps_parameter = method.getParameter("Max Internal Steps")
-    if steps_parameter is None or not steps_parameter.setIntValue(MAX_INTERNAL_STEPS):
-        raise SimulationError("COPASI LSODA has no settable parameter 'Max Internal Steps'")
-    problem = task.getProblem()
-    problem.setStepNumber(int(steps))
-    problem.setDuration(float(duration))
-    problem.setTimeSeriesRequested(time_series)
-    return task
-
 
 class CopasiSimulator(AbstractSingleSampleSimulator):
     """Settles a compiled SBML model in COPASI (LSODA), one sample at a time, with the shared settling loop.
@@ -213,7 +118,7 @@ class CopasiSimulator(AbstractSingleSampleSimulator):
         ``sbml``."""
         from crn2sbml.export.sbml import to_sbml
 
-        encoding = cls._resolve_encoding(sbml, encoding)
+        encoding = cls.resolve_encoding(sbml, encoding)
         return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, compiled.neuron_species,
                    compiled.output_species, rate_bound=compiled.network.activation.rate_bound(),
                    time_scale=compiled.time_scale, encoding=encoding, tolerance=tolerance, max_time=max_time)

@@ -174,7 +174,7 @@ class JaxBatchSimulator(AbstractSimulator):
                       tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None,
                       **options: Any) -> JaxBatchSimulator:
         """The batch backend on ``compiled``; ``options`` are the constructor's (solver, batch_size, ...)."""
-        cls._resolve_encoding(sbml, encoding)
+        cls.resolve_encoding(sbml, encoding)
         return cls(compiled, tolerance=tolerance, max_time=max_time, **options)
 
     @property

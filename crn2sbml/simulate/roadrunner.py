@@ -199,7 +199,7 @@ class RoadRunnerSimulator(AbstractSingleSampleSimulator):
         """libRoadRunner on the chosen SBML encoding of ``compiled`` (default lumped), or on ``sbml``."""
         from crn2sbml.export.sbml import to_lumped_sbml, to_sbml
 
-        encoding = cls._resolve_encoding(sbml, encoding)
+        encoding = cls.resolve_encoding(sbml, encoding)
         if sbml is None:
             # a fixed history date keeps the text, and so the compiled-model cache key, the same from run to run
             writer = to_lumped_sbml if encoding == "lumped" else to_sbml

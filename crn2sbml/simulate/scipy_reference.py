@@ -51,7 +51,7 @@ class ScipySimulator(AbstractSingleSampleSimulator):
     @classmethod
     def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
                       tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> ScipySimulator:
-        cls._resolve_encoding(sbml, encoding)
+        cls.resolve_encoding(sbml, encoding)
         return cls(compiled, tolerance=tolerance, max_time=max_time)
 
     @property

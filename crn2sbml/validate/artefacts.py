@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,32 +59,56 @@ def settle_antimony(compiled: CompiledNetwork, text: str, x: np.ndarray) -> np.n
 def run_cps_scan(cps: bytes, n_outputs: int) -> np.ndarray:
     """Load a ``.cps`` written by :func:`crn2sbml.export.copasi.to_cps` in COPASI, run its scan over the
     per-sample parameter sets and return the last report row of each sample: ``(n_samples, n_outputs)``."""
-    from crn2sbml.simulate.copasi import copasi_locale
-
-    with copasi_locale():  # COPASI's tasks may set LC_ALL=C and leave it so
-        return _run_cps_scan(cps, n_outputs)
-
-
-def _run_cps_scan(cps: bytes, n_outputs: int) -> np.ndarray:
     from crn2sbml.export.copasi import REPORT_FILE
-    from crn2sbml.simulate.copasi import _messages, copasi_locale, copasi_module
+
+    with _in_copasi(cps, "model.cps", "loadModel") as (datamodel, folder):
+        _run_task(datamodel, "Scan").restore()  # restore() closes the report file
+        return _last_rows((folder / REPORT_FILE).read_text(encoding="utf-8"), n_outputs)
+
+
+def run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
+    """Open a COMBINE archive in COPASI and run the time course it imports (COPASI 4.48 imports the first
+    model and task of the SED-ML: sample 1). Returns the outputs at the end, ``(n_outputs,)``, in the order of
+    ``output_names`` (the SBML names of the output species)."""
+    with _in_copasi(omex, "model.omex", "openCombineArchive") as (datamodel, _):
+        _run_task(datamodel, "Time-Course")
+        by_name = {m.getObjectName(): m.getConcentration() for m in datamodel.getModel().getMetabolites()}
+    missing = [n for n in output_names if n not in by_name]
+    if missing:
+        raise SimulationError(f"COPASI's model has no species named {missing[:3]}")
+    return np.array([by_name[n] for n in output_names])
+
+
+@contextlib.contextmanager
+def _in_copasi(data: bytes, name: str, opener: str) -> Iterator[tuple[Any, Path]]:
+    """A COPASI datamodel holding ``data`` (written to ``name`` in a scratch folder and opened with the datamodel
+    method ``opener``), removed afterwards; the process locale is restored, as COPASI sets LC_ALL=C."""
+    from crn2sbml.copasi_session import copasi_locale, copasi_module, messages
 
     copasi = copasi_module()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.cps"
-        path.write_bytes(cps)
+    with copasi_locale(), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
         datamodel = copasi.CRootContainer.addDatamodel()
         try:
-            with copasi_locale():
-                if not datamodel.loadModel(str(path)):
-                    raise SimulationError(f"COPASI could not load the .cps file: {_messages()}")
-            task = datamodel.getTask("Scan")
-            if not (task.initializeRaw(copasi.CCopasiTask.OUTPUT_UI) and task.processRaw(True)):
-                raise SimulationError(f"COPASI's scan failed: {task.getProcessError() or _messages()}")
-            task.restore()  # closes the report file
+            if opener == "openCombineArchive":
+                opened = datamodel.openCombineArchive(str(path), None, True)
+            else:
+                opened = getattr(datamodel, opener)(str(path))
+            if not opened:
+                raise SimulationError(f"COPASI could not open {name}: {messages()}")
+            yield datamodel, Path(tmp)
         finally:
             copasi.CRootContainer.removeDatamodel(datamodel)
-        return _last_rows((Path(tmp) / REPORT_FILE).read_text(encoding="utf-8"), n_outputs)
+
+
+def _run_task(datamodel: Any, name: str) -> Any:
+    from crn2sbml.copasi_session import copasi_module, messages
+
+    task = datamodel.getTask(name)
+    if not (task.initializeRaw(copasi_module().CCopasiTask.OUTPUT_UI) and task.processRaw(True)):
+        raise SimulationError(f"COPASI's {name} task failed: {task.getProcessError() or messages()}")
+    return task
 
 
 def _last_rows(report: str, n_outputs: int) -> np.ndarray:
@@ -99,40 +126,6 @@ def _last_rows(report: str, n_outputs: int) -> np.ndarray:
     if not rows or any(len(row) != n_outputs + 1 for row in rows):
         raise SimulationError(f"unexpected COPASI report layout ({len(rows)} blocks)")
     return np.array(rows)[:, 1:]
-
-
-def run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
-    """Open a COMBINE archive in COPASI and run the time course it imports (COPASI 4.48 imports the first
-    model and task of the SED-ML: sample 1). Returns the outputs at the end, ``(n_outputs,)``, in the order of
-    ``output_names`` (the SBML names of the output species)."""
-    from crn2sbml.simulate.copasi import copasi_locale
-
-    with copasi_locale():  # COPASI's tasks may set LC_ALL=C and leave it so
-        return _run_omex_in_copasi(omex, output_names)
-
-
-def _run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
-    from crn2sbml.simulate.copasi import _messages, copasi_locale, copasi_module
-
-    copasi = copasi_module()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "model.omex"
-        path.write_bytes(omex)
-        datamodel = copasi.CRootContainer.addDatamodel()
-        try:
-            with copasi_locale():
-                if not datamodel.openCombineArchive(str(path), None, True):
-                    raise SimulationError(f"COPASI could not open the archive: {_messages()}")
-            task = datamodel.getTask("Time-Course")
-            if not (task.initializeRaw(copasi.CCopasiTask.OUTPUT_UI) and task.processRaw(True)):
-                raise SimulationError(f"COPASI's time course failed: {task.getProcessError() or _messages()}")
-            by_name = {m.getObjectName(): m.getConcentration() for m in datamodel.getModel().getMetabolites()}
-        finally:
-            copasi.CRootContainer.removeDatamodel(datamodel)
-    missing = [n for n in output_names if n not in by_name]
-    if missing:
-        raise SimulationError(f"COPASI's model has no species named {missing[:3]}")
-    return np.array([by_name[n] for n in output_names])
 
 
 _TELLURIUM_SCRIPT = """

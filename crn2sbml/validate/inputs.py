@@ -299,10 +299,11 @@ def _in_range(value: float, name: str, low: tuple[str, float], high: tuple[str, 
 def _integer(value, name: str, where: str, *, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputError(f"{where}: {name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
+    number = int(value)  # numbers.Integral declares no ordering; every integral type converts exactly
+    if number < minimum or (maximum is not None and number > maximum):
         bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise InputError(f"{where}: {name} must be {bounds}, got {value}")
-    return int(value)
+    return number
 
 
 def _hidden(hidden, where: str) -> None:

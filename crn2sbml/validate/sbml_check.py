@@ -30,7 +30,8 @@ def check_sbml(sbml: str, units: bool = True) -> SbmlCheck:
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, units)
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_MODELING_PRACTICE, True)
     doc.checkConsistency()
-    errors, warnings = [], []
+    errors: list[tuple[int, str]] = []
+    warnings: list[tuple[int, str]] = []
     for i in range(doc.getNumErrors()):
         err = doc.getError(i)
         item = (err.getErrorId(), err.getMessage().strip())

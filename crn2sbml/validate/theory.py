@@ -1,4 +1,4 @@
-"""Measurements of the paper's claims (SPEC §6) on a compiled network, each returning a small result.
+"""Measurements of the paper's claims (docs/theory.md §2-§3) on a compiled network, each returning a small result.
 
 All simulations run in libRoadRunner on the lumped SBML encoding (the same ODE as the elementary model);
 the references are independent: the closed-form/solved activation, the network's forward pass and the
@@ -8,6 +8,7 @@ chain-rule gradient.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -213,7 +214,8 @@ def sensitivities(network: FeedForwardNetwork, x: np.ndarray, n_parameters: int 
             sim = roadrunner_simulator(compile_network(perturbed), tolerance=tolerance)
             outs.append(sim.settle(x[None, :]).outputs[0])
         fd = (outs[0] - outs[1]) / (2 * h)
-        exact = grads[layer][0 if kind == "W" else 1][(slice(None), *index)]
+        column: tuple[Any, ...] = (slice(None), *index)  # every output's derivative by this parameter
+        exact = grads[layer][0 if kind == "W" else 1][column]
         err = np.abs(fd - exact)
         absolute = max(absolute, float(err.max()))
         rel = max(rel, float((err / np.maximum(np.abs(exact), 1e-3)).max()))

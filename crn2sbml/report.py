@@ -1,11 +1,16 @@
 """``crn2sbml report``: regenerate ``validation/`` — per zoo model the test-set agreement in libRoadRunner and
-COPASI, the theory checks and their figures, plus the sweeps over depth and eps and a summary README."""
+COPASI, the theory checks and their figures, plus the sweeps over depth and eps and a summary README.
+
+An application (it reads the zoo), so it sits beside :mod:`crn2sbml.zoo`, above :mod:`crn2sbml.validate`, whose
+checks it runs. ``models/`` and ``validation/`` default to the source checkout's (:func:`crn2sbml.zoo.checkout_folder`).
+"""
 
 from __future__ import annotations
 
 import logging
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +20,7 @@ from crn2sbml.io import load_weights, write_atomic, write_json
 from crn2sbml.simulate.copasi import CopasiSimulator
 from crn2sbml.validate import theory
 from crn2sbml.validate.plots import convergence_figure, eps_tradeoff_figure, settle_time_figure
-from crn2sbml.zoo import MODELS, VALIDATION, ZOO, dataset_for, validate_model
+from crn2sbml.zoo import MODELS, VALIDATION, ZOO, checkout_folder, dataset_for, validate_model
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +28,10 @@ N_STARTS = 1000
 N_SENSITIVITIES = 12
 
 
-def model_report(name: str, out_root: Path = VALIDATION) -> dict:
-    """Every check on one zoo model; writes ``validation/<name>/{report.json, agreement.png, convergence.png}``."""
-    folder, out = MODELS / name, out_root / name
+def model_report(name: str, out_root: Path = VALIDATION, models: Path = MODELS) -> dict:
+    """Every check on the zoo model ``models/<name>``; writes ``<out_root>/<name>/{report.json, agreement.png,
+    convergence.png}``."""
+    folder, out = models / name, out_root / name
     network = load_weights(folder / "weights.npz")
     compiled = compile_network(network)
     data = dataset_for(ZOO[name])
@@ -141,12 +147,17 @@ def summary_markdown(reports: list[dict], sweep: dict, seconds: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_report(names: list[str] | None = None, out_root: Path = VALIDATION, progress=None) -> list[dict]:
+def build_report(names: list[str] | None = None, out_root: str | Path | None = None,
+                 progress: Callable[[str], object] | None = None, *, models: str | Path | None = None) -> list[dict]:
+    """Check ``names`` (default: every zoo model) from ``models`` and write the evidence and README to
+    ``out_root``; both default to the source checkout's folders. ``progress(name)`` runs after each model."""
+    models_dir = checkout_folder(models, MODELS, "--models")
+    out_root = checkout_folder(out_root, VALIDATION, "--validation")
     started = time.perf_counter()
     reports = []
     for name in names or list(ZOO):
         log.info("validating %s", name)
-        reports.append(model_report(name, out_root))
+        reports.append(model_report(name, out_root, models_dir))
         if progress is not None:
             progress(name)
     sweep = sweeps(out_root)

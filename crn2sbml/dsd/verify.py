@@ -1,0 +1,151 @@
+"""Check a domain-level design against its formal CRN: enumerate with peppercorn, verify with crnverifier.
+
+Peppercorn (Grun et al. 2014; Badelt et al. 2020) enumerates every strand-displacement reaction the
+complexes of ``dsd.pil`` can undergo and condenses the fast ones away, leaving a CRN between resting
+complexes. Gates and fuels are held constant (removed from that CRN), each signal strand ``? t x`` is
+interpreted as formal species ``x``, and crnverifier decides whether the result implements the formal CRN:
+
+* ``integrated-hybrid`` (Shin, Johnson & Winfree; fast, the default) — pathway decomposition with the
+  signals interpreted;
+* ``bisimulation`` (Johnson, Dong & Winfree 2019) — only for a handful of reactions: its search does not
+  finish beyond about five.
+
+Both are rate-independent: they check which reactions can happen, not how fast; leak is not modelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from crn2sbml.crn import ReactionNetwork
+from crn2sbml.dsd.pil import to_pil
+from crn2sbml.dsd.scheme import DsdDesign, translate
+from crn2sbml.errors import Crn2SbmlError
+
+log = logging.getLogger(__name__)
+
+BISIMULATION_LIMIT = 5
+"""Formal reactions up to which bisimulation is attempted."""
+WHOLE_NETWORK_LIMIT = 20
+"""Formal reactions up to which the whole network is enumerated at once; larger ones are checked per neuron."""
+
+
+class VerificationError(Crn2SbmlError):
+    """Peppercorn or crnverifier failed to run (not: the design was found incorrect)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """One verification run: which module, which methods, the verdicts and the costs."""
+
+    module: str
+    formal_reactions: int
+    enumerated_species: int
+    enumerated_reactions: int
+    results: dict[str, bool]
+    enumerate_seconds: float
+    verify_seconds: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.results) and all(self.results.values())
+
+
+def enumerate_design(design: DsdDesign) -> tuple[list[tuple[list[str], list[str]]], dict[str, str], set[str]]:
+    """Condensed implementation CRN (gates and fuels removed), interpretation of the signals, constants."""
+    from peppercornenumerator import Enumerator
+    from peppercornenumerator.input import read_pil
+
+    complexes, reactions = read_pil(to_pil(design))  # no concentrations: peppercorn drops 0-valued ones
+    named = list(complexes.values())
+    enum = Enumerator(named, reactions, named_complexes=named)
+    enum.max_complex_size = max(10, *(len(c.strands) for c in design.complexes))
+    enum.enumerate()
+    enum.condense()
+    constants = {c.name for c in design.gates + design.fuels}
+    signal_domains = {s.strands[0]: s.name for s in design.signals}
+    inter: dict[str, list[str]] = {}
+    crn: list[tuple[list[str], list[str]]] = []
+    species: set[str] = set()
+    for rxn in enum.condensed_reactions:
+        rs = [m.representative.name for m in rxn.reactants]
+        ps = [m.representative.name for m in rxn.products]
+        for m in (*rxn.reactants, *rxn.products):
+            cx = m.representative
+            species.add(cx.name)
+            strands = [tuple(str(d) for d in strand) for strand in _strand_domains(cx)]
+            if len(strands) == 1 and strands[0] in signal_domains:
+                inter[cx.name] = [signal_domains[strands[0]]]
+        crn.append(([s for s in rs if s not in constants], [s for s in ps if s not in constants]))
+    for s in design.signals:
+        inter.setdefault(s.name, [s.name])
+    return crn, inter, species - constants
+
+
+def _strand_domains(cx) -> list[list]:
+    """Domains of each strand of a peppercorn complex (``cx.sequence`` lists domains with ``+`` between
+    strands)."""
+    strands: list[list] = [[]]
+    for d in cx.sequence:
+        if str(d) == "+":
+            strands.append([])
+        else:
+            strands[-1].append(d.name if hasattr(d, "name") else str(d))
+    return strands
+
+
+def verify_design(design: DsdDesign, module: str = "network", methods: tuple[str, ...] | None = None) -> Verification:
+    """Enumerate ``design`` and verify it against its own formal CRN."""
+    from crnverifier import crn_bisimulation_test, integrated_hybrid_test
+
+    if methods is None:
+        methods = ("integrated-hybrid",) + (("bisimulation",) if len(design.formal) <= BISIMULATION_LIMIT else ())
+    started = time.perf_counter()
+    try:
+        icrn, inter, species = enumerate_design(design)
+    except Exception as exc:  # peppercorn raises its own exception types (and asserts) on malformed input
+        raise VerificationError(f"peppercorn could not enumerate {module}: {exc}") from exc
+    enumerated = time.perf_counter() - started
+    fcrn = [[list(r.reactants), list(r.products)] for r in design.formal]
+    fs = {s.name for s in design.signals}
+    results: dict[str, bool] = {}
+    notes = []
+    started = time.perf_counter()
+    for method in methods:
+        # crnverifier mutates its arguments: give every test its own copies
+        f = [[list(a), list(b)] for a, b in fcrn]
+        i = [[list(a), list(b)] for a, b in icrn]
+        it = {k: list(v) for k, v in inter.items()}
+        if method == "integrated-hybrid":
+            ok, _ = integrated_hybrid_test(f, i, set(fs), it)
+        elif method == "bisimulation":
+            ok, _ = crn_bisimulation_test(f, i, set(fs), interpretation=it)
+        else:
+            raise VerificationError(f"unknown verification method {method!r}")
+        results[method] = bool(ok)
+    if len(design.formal) > BISIMULATION_LIMIT and "bisimulation" not in methods:
+        notes.append(f"bisimulation skipped: {len(design.formal)} reactions > {BISIMULATION_LIMIT}")
+    return Verification(module, len(design.formal), len(species), len(icrn), results, enumerated,
+                        time.perf_counter() - started, notes)
+
+
+def neuron_modules(crn: ReactionNetwork, neurons: tuple[str, ...]) -> dict[str, list[str]]:
+    """Reaction ids per neuron: every reaction that changes that neuron's species."""
+    return {n: [r.id for r in crn.reactions if n in r.net_change()] for n in neurons}
+
+
+def verify_network(crn: ReactionNetwork, neurons: tuple[str, ...],
+                   whole_limit: int = WHOLE_NETWORK_LIMIT) -> list[Verification]:
+    """The whole network when it has at most ``whole_limit`` reactions, otherwise each neuron's module alone
+    (then the interplay of modules — shared signals, cross-talk between gates of different neurons — is not
+    verified)."""
+    if len(crn.reactions) <= whole_limit:
+        return [verify_design(translate(crn), "network")]
+    return [verify_design(translate(crn, ids), f"neuron {n}") for n, ids in neuron_modules(crn, neurons).items()]
+
+
+__all__ = ["BISIMULATION_LIMIT", "Verification", "VerificationError", "WHOLE_NETWORK_LIMIT", "enumerate_design",
+           "neuron_modules", "verify_design", "verify_network"]

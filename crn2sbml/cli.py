@@ -202,6 +202,21 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     return 0 if all(r["all_agree"] for r in rows) else 2
 
 
+def _cmd_robustness(args: argparse.Namespace) -> int:
+    from crn2sbml.stochastic.command import parse_list, run_robustness
+
+    summary = run_robustness(args.model, args.out, parse_list(args.volumes, "--volumes"),
+                             parse_list(args.rate_cv, "--rate-cv"), replicates=args.replicates,
+                             samples=args.samples, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
+                             inputs=args.inputs, progress=not args.quiet, in_process=args.in_process)
+    for row in summary["settings"]:
+        score = row.get("accuracy", row["agreement"])
+        print(f"{row['label']:>22}: {'accuracy' if 'accuracy' in row else 'agreement'} {score:.3f}, "
+              f"mean |error| {row['mean_abs_error']:.3g}")
+    print(f"{summary['n_tasks']} tasks in {summary['seconds']:.1f} s on {summary['cluster']}; wrote {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from crn2sbml import defaults
     from crn2sbml.nn.activations import ACTIVATIONS
@@ -290,6 +305,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path,
                    help="weights .npz of a digits classifier to use instead of the shipped one (package data)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("robustness", help="finite molecule numbers (exact SSA) and rate-constant error: accuracy "
+                       "over a samples x settings x replicates grid on Dask")
+    p.add_argument("model", type=Path, help="folder written by `crn2sbml compile` (a zoo model brings its test set)")
+    p.add_argument("--volumes", default="10,100,1000", help="Ω values, molecules per unit concentration")
+    p.add_argument("--rate-cv", default="0.1,0.3", help="coefficients of variation of the rate constants")
+    p.add_argument("--replicates", type=int, default=1)
+    p.add_argument("--samples", type=int, default=10, help="first N test samples (or rows of --inputs)")
+    p.add_argument("--inputs", type=Path, help=".csv or .npy samples (default: the zoo model's test split)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; every task's seed is spawned from it")
+    p.add_argument("--scheduler", help="tcp://host:port of a running Dask scheduler (default: a LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (1 thread each)")
+    p.add_argument("--in-process", action="store_true", help="no Dask: run every task in this process")
+    p.add_argument("--out", type=Path, required=True, help="output folder (summary.json, tasks.csv, robustness.png)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_robustness)
     return parser
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -267,8 +268,7 @@ class ReactionNetwork:
 
 
 def _duplicates(ids: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return sorted({i for i in ids if i in seen or seen.add(i)})
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
 
 
 def _check_reaction_species(r: Reaction, known: set[str], boundary: set[str]) -> None:

@@ -48,11 +48,6 @@ class MassActionODE:
         k = np.array([r.rate_constant for r in crn.reactions], dtype=float)
         return cls(crn, k, r_index, r_order, stoich)
 
-    @classmethod
-    def from_network(cls, crn: ReactionNetwork) -> MassActionODE:
-        """Deprecated name of :meth:`from_crn` ("network" means the neural network elsewhere)."""
-        return cls.from_crn(crn)
-
     def _padded(self, x: np.ndarray) -> np.ndarray:
         return np.append(np.asarray(x, dtype=float), 1.0)
 

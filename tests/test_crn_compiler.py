@@ -112,7 +112,6 @@ def test_kinetics_calls_the_reaction_network_crn():
     compiled = _compiled()
     ode = MassActionODE.from_crn(compiled.crn)
     assert ode.crn is compiled.crn
-    assert MassActionODE.from_network(compiled.crn).crn is compiled.crn  # deprecated spelling still works
 
 
 # ---------------------------------------------------------------- the shared random-network builder

@@ -157,8 +157,7 @@ def _settle_roadrunner(text, compiled) -> list:
 def _settle_copasi(text, compiled) -> list:
     from crn2sbml.simulate.copasi import CopasiSimulator
 
-    with CopasiSimulator(text, compiled.input_species, compiled.neuron_species, compiled.output_species,
-                         eps=compiled.eps) as sim:
+    with CopasiSimulator.from_compiled(compiled, sbml=text) as sim:
         return sim.settle(X).require_converged().outputs.tolist()
 
 

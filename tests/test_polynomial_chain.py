@@ -1,4 +1,4 @@
-"""Other activations (SPEC §5) through compile, export and simulation, against the solved forward pass."""
+"""Other activations (docs/theory.md §5) through compile, export and simulation, against the solved forward pass."""
 
 import numpy as np
 import pytest
@@ -43,7 +43,7 @@ def test_each_monomial_is_one_reaction(name, rng):
     assert len(compiled.crn.reactions) == 2 * per_neuron - n_u * (2 - biases)
     assert max(r.order for r in compiled.crn.reactions) == act.degree
     # the generic mass-action ODE is c·f(y; u) neuron by neuron
-    ode = MassActionODE.from_network(compiled.crn)
+    ode = MassActionODE.from_crn(compiled.crn)
     state = rng.uniform(0.1, 2, size=len(compiled.crn.species))
     x, y = state[:3], state[3:]
     u = net.layers[0].weights @ x + net.layers[0].bias

@@ -106,7 +106,7 @@ def test_parallel_settling_matches_serial_in_order(rng):
     assert sum(done) == 40
 
 
-def test_sbml_backends_take_the_rate_bound_and_eps_only_as_a_deprecated_alias():
+def test_sbml_backends_take_the_activations_rate_bound():
     from crn2sbml.errors import InputError
     from crn2sbml.export.sbml import to_sbml
     from crn2sbml.simulate.roadrunner import RoadRunnerSimulator
@@ -116,10 +116,7 @@ def test_sbml_backends_take_the_rate_bound_and_eps_only_as_a_deprecated_alias():
     sbml = to_sbml(compiled)
     sim = RoadRunnerSimulator(sbml, *species, rate_bound=0.5, time_scale=2.0)
     assert sim.relax_time == pytest.approx(1.0) and sim.max_time == pytest.approx(2000.0)
-    with pytest.warns(DeprecationWarning, match="rate_bound"):
-        legacy = RoadRunnerSimulator(sbml, *species, eps=0.1)
-    assert legacy.relax_time == pytest.approx(1 / (2 * np.sqrt(0.1)))
-    for options, message in (({}, "rate_bound .* is required"), ({"rate_bound": 1.0, "eps": 0.1}, "not both"),
-                             ({"rate_bound": 0.0}, "rate bound must be finite and > 0")):
-        with pytest.raises(InputError, match=message):
-            RoadRunnerSimulator(sbml, *species, **options)
+    with pytest.raises(InputError, match="rate bound must be finite and > 0"):
+        RoadRunnerSimulator(sbml, *species, rate_bound=0.0)
+    with pytest.raises(TypeError):
+        RoadRunnerSimulator(sbml, *species)  # no default: only the activation knows its slowest rate

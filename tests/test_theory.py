@@ -1,4 +1,4 @@
-"""SPEC §6 claims measured on shipped models and random networks (each check is a library function)."""
+"""Claims of docs/theory.md §2-§3 measured on shipped models and random networks (each check is a library function)."""
 
 import numpy as np
 import pytest

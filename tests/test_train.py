@@ -5,15 +5,9 @@ import pytest
 
 from crn2sbml.errors import InputError
 from crn2sbml.nn.activations import power_activation
-from crn2sbml.nn.datasets import (
-    DATASETS,
-    Standardiser,
-    check_labelled,
-    dual_rail,
-    dual_rail_network,
-    load_dataset,
-)
+from crn2sbml.nn.datasets import DATASETS, check_labelled, load_dataset
 from crn2sbml.nn.train import TrainConfig, accuracy, jax_activation, train
+from crn2sbml.nn.transforms import Standardiser, dual_rail, dual_rail_network
 from tests.conftest import random_network
 
 
@@ -93,9 +87,9 @@ def test_bad_training_data_is_refused():
         check_labelled(x, np.zeros(3, dtype=int))
     with pytest.raises(InputError, match="non-empty"):
         check_labelled(np.ones((0, 2)), np.zeros(0, dtype=int))
-    with pytest.raises(InputError, match="NaN or inf feature at sample 1, feature 0"):
+    with pytest.raises(InputError, match="non-finite value nan at sample 1, feature 0"):
         check_labelled(np.array([[1.0, 1.0], [np.nan, 1.0]]), np.zeros(2, dtype=int))
-    with pytest.raises(InputError, match="negative raw feature .* dual_rail"):
+    with pytest.raises(InputError, match="concentrations must be >= 0, got -1.0 at sample 0, feature 1 .*dual-rail"):
         check_labelled(np.array([[1.0, -1.0]]), np.zeros(1, dtype=int))
     with pytest.raises(InputError, match="numeric"):
         check_labelled(np.array([["a", "b"]]), np.zeros(1, dtype=int))

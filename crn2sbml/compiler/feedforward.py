@@ -172,7 +172,7 @@ class CompiledNetwork:
 def _check_time_scale(time_scale: object) -> None:
     if isinstance(time_scale, bool) or not isinstance(time_scale, numbers.Real):
         raise NetworkError(f"time scale must be a number, got {time_scale!r}")
-    if not (math.isfinite(float(time_scale)) and time_scale > 0):
+    if not (math.isfinite(float(time_scale)) and float(time_scale) > 0):
         raise NetworkError(f"time scale must be finite and > 0, got {time_scale}")
 
 

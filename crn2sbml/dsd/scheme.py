@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from crn2sbml.crn import Reaction, ReactionNetwork
+from crn2sbml.crn import ReactionNetwork
 from crn2sbml.errors import InputError
 
 TOEHOLD_NT = 6

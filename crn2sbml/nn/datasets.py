@@ -13,13 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from crn2sbml.errors import InputError
+from crn2sbml.validate.inputs import check_inputs
 
-# Re-exported for callers written before the move (nn/train.py, tests/test_train.py); new code imports them
-# from crn2sbml.nn.transforms.
-from crn2sbml.nn.transforms import Standardiser, dual_rail, dual_rail_network
-
-__all__ = ["DATASETS", "Dataset", "Standardiser", "check_labelled", "dual_rail", "dual_rail_network",
-           "load_dataset", "split"]
+__all__ = ["DATASETS", "Dataset", "check_labelled", "load_dataset", "split"]
 
 DATASETS = ("xor", "iris", "wine", "breast-cancer", "digits")
 
@@ -42,25 +38,15 @@ class Dataset:
 
 
 def check_labelled(x: np.ndarray, y: np.ndarray, where: str = "dataset") -> tuple[np.ndarray, np.ndarray]:
-    """Validate a labelled table: numeric, finite, non-negative, one label per row, not empty."""
-    try:
-        x = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: features must be numeric ({exc})") from exc
+    """Validate a labelled table: numeric, finite, non-negative (the input rules of
+    :func:`crn2sbml.validate.inputs.check_inputs`), one label per row, not empty."""
+    x_shape = np.shape(x)
+    if len(x_shape) != 2 or 0 in x_shape:
+        raise InputError(f"{where}: need a non-empty 2-D feature table, got shape {x_shape}")
+    x = check_inputs(x, x_shape[1], where)
     y = np.asarray(y)
-    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise InputError(f"{where}: need a non-empty 2-D feature table, got shape {x.shape}")
     if y.shape != (x.shape[0],):
         raise InputError(f"{where}: {y.shape[0] if y.ndim else 0} labels for {x.shape[0]} samples")
-    if not np.all(np.isfinite(x)):
-        row, col = np.argwhere(~np.isfinite(x))[0]
-        raise InputError(f"{where}: NaN or inf feature at sample {row}, feature {col}")
-    if np.any(x < 0):
-        row, col = np.argwhere(x < 0)[0]
-        raise InputError(
-            f"{where}: negative raw feature {x[row, col]} at sample {row}, feature {col}; concentrations must be "
-            ">= 0: shift the feature, or encode it dual-rail with dual_rail()"
-        )
     if y.dtype.kind not in "iu" or np.any(y < 0):
         raise InputError(f"{where}: labels must be non-negative integers, got dtype {y.dtype}")
     return x, y.astype(np.int64)

@@ -59,7 +59,9 @@ def _mlp_classes() -> tuple[type, type]:
 def _check_sklearn_mlp(model: Any) -> bool:
     """Validate a fitted ReLU ``MLPClassifier`` / ``MLPRegressor``; return True for a classifier."""
     mlp_classifier, mlp_regressor = _mlp_classes()
-    if not isinstance(model, mlp_classifier | mlp_regressor):
+    # a bool, not an isinstance() in the if: sklearn is untyped, and mypy would narrow ``model`` to ``object``
+    supported = isinstance(model, mlp_classifier | mlp_regressor)
+    if not supported:
         raise UnsupportedModelError(
             f"from_sklearn supports MLPClassifier and MLPRegressor, got {type(model).__name__}"
         )
@@ -657,9 +659,10 @@ def _safetensors_layers(tensors: dict[str, np.ndarray], file_order: list[str]) -
     keys = list(groups)  # file order of each layer's first tensor
     if numbered:
         keys.sort(key=lambda k: numbers[k])
-        for a, b in zip(keys, keys[1:], strict=False):
-            if numbers[a] == numbers[b]:
-                raise InputError(f"tensors {groups[a]!r} and {groups[b]!r} have the same layer number {numbers[a]}")
+        for first, second in zip(keys, keys[1:], strict=False):
+            if numbers[first] == numbers[second]:
+                raise InputError(f"tensors {groups[first]!r} and {groups[second]!r} have the same layer number "
+                                 f"{numbers[first]}")
 
     layers: list[Affine] = []
     previous: str | None = None

@@ -14,8 +14,9 @@ import numpy as np
 from crn2sbml import defaults
 from crn2sbml.errors import InputError
 from crn2sbml.nn.activations import PolynomialActivation, smoothed_relu_activation
-from crn2sbml.nn.datasets import Standardiser, check_labelled
+from crn2sbml.nn.datasets import check_labelled
 from crn2sbml.nn.network import FeedForwardNetwork, Layer
+from crn2sbml.nn.transforms import Standardiser
 from crn2sbml.validate.inputs import check_labels, check_options
 
 log = logging.getLogger(__name__)

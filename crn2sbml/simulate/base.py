@@ -24,10 +24,9 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -99,6 +98,27 @@ class SteadyStates:
     encoding: str
     tolerance: float
 
+    def __post_init__(self) -> None:
+        arrays = {}
+        for name in ("outputs", "states", "residual", "settle_time"):
+            arr = np.array(getattr(self, name), dtype=float)  # a private, read-only copy
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+            arrays[name] = arr
+        n = arrays["states"].shape[0] if arrays["states"].ndim == 2 else -1
+        shapes_ok = (n >= 0 and arrays["outputs"].ndim == 2 and arrays["outputs"].shape[0] == n
+                     and arrays["outputs"].shape[1] <= arrays["states"].shape[1]
+                     and arrays["residual"].shape == (n,) and arrays["settle_time"].shape == (n,))
+        if not shapes_ok:
+            raise SimulationError(
+                "steady states: inconsistent shapes " + ", ".join(f"{k} {v.shape}" for k, v in arrays.items()))
+        if np.any(np.isnan(arrays["residual"])) or np.any(arrays["residual"] < 0):
+            raise SimulationError("steady states: residuals must be >= 0 (not NaN)")
+        if not (np.all(np.isfinite(arrays["settle_time"])) and np.all(arrays["settle_time"] >= 0)):
+            raise SimulationError("steady states: settle times must be finite and >= 0")
+        if not (np.isfinite(self.tolerance) and self.tolerance > 0 and self.backend and self.encoding):
+            raise SimulationError("steady states: need a finite tolerance > 0 and the backend and encoding names")
+
     @property
     def converged(self) -> np.ndarray:
         return self.residual <= self.tolerance
@@ -114,7 +134,11 @@ class SteadyStates:
 
     @staticmethod
     def stack(parts: list[SteadyStates]) -> SteadyStates:
+        if not parts:
+            raise SimulationError("no steady states to stack")
         first = parts[0]
+        if any((p.backend, p.encoding, p.tolerance) != (first.backend, first.encoding, first.tolerance) for p in parts):
+            raise SimulationError("cannot stack steady states from different backends, encodings or tolerances")
         return SteadyStates(
             np.concatenate([p.outputs for p in parts]), np.concatenate([p.states for p in parts]),
             np.concatenate([p.residual for p in parts]), np.concatenate([p.settle_time for p in parts]),
@@ -133,23 +157,6 @@ def relaxation_time(rate_bound: float, time_scale: float = 1.0) -> float:
                                             and math.isfinite(rate_bound) and rate_bound > 0):
         raise InputError(f"rate bound must be finite and > 0, got {rate_bound!r}")
     return 1.0 / (float(rate_bound) * float(time_scale))
-
-
-def rate_bound_argument(rate_bound: float | None, eps: float | None, *, where: str) -> float:
-    """``rate_bound``, or for the deprecated ``eps`` argument the smoothed ReLU's ``2 sqrt(eps)``.
-
-    For the SBML backends, which are not given the network and so cannot ask its activation.
-    """
-    if rate_bound is not None:
-        if eps is not None:
-            raise InputError(f"{where}: give rate_bound or eps, not both")
-        return rate_bound
-    if eps is None:
-        raise InputError(f"{where}: rate_bound (the activation's rate_bound()) is required")
-    warnings.warn(f"{where}: eps= assumes the smoothed ReLU; pass rate_bound=activation.rate_bound() instead",
-                  DeprecationWarning, stacklevel=3)
-    check_options(eps=eps, where=where)
-    return 2.0 * math.sqrt(eps)
 
 
 def activation_relaxation_time(activation: PolynomialActivation, time_scale: float = 1.0) -> float:
@@ -348,6 +355,12 @@ class AbstractSimulator(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @classmethod
+    def refuse_options(cls, options: dict[str, Any]) -> None:
+        """InputError naming options this backend does not take (``from_compiled``'s ``**options``)."""
+        if options:
+            raise InputError(f"the {cls.name} backend takes no option(s) {', '.join(sorted(options))}")
 
     @classmethod
     def resolve_encoding(cls, sbml: str | None, encoding: str | None) -> str | None:

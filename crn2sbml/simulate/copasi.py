@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,7 +47,6 @@ from crn2sbml.simulate.base import (
     AbstractSingleSampleSimulator,
     Capabilities,
     StoppingRule,
-    rate_bound_argument,
 )
 
 if TYPE_CHECKING:
@@ -63,8 +62,7 @@ class CopasiSimulator(AbstractSingleSampleSimulator):
     boundary (fixed) species and the neurons reaction-driven species. ``rate_bound`` (the activation's
     ``rate_bound()``) and ``time_scale`` (1/s) set the relaxation time ``1 / (rate_bound · c)`` s that sizes
     the integration chunks; ``max_time`` s defaults to 2000 relaxation times. ``tolerance`` (1/s) bounds the
-    relative rate of change ``max_i |dy_i/dt| / y_i`` at the stop. ``eps`` is the deprecated smoothed-ReLU
-    spelling (``rate_bound = 2 sqrt(eps)``).
+    relative rate of change ``max_i |dy_i/dt| / y_i`` at the stop.
 
     Holds a datamodel in COPASI's global root container: call :meth:`close` or use ``with``.
     """
@@ -74,11 +72,10 @@ class CopasiSimulator(AbstractSingleSampleSimulator):
                                 encodings=("elementary",), process_safe=True)
 
     def __init__(self, sbml: str, input_species: Sequence[str], neuron_species: Sequence[str],
-                 output_species: Sequence[str], *, rate_bound: float | None = None, eps: float | None = None,
+                 output_species: Sequence[str], *, rate_bound: float,
                  time_scale: float = 1.0, encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
                  max_time: float | None = None) -> None:
         self._datamodel = None  # close() is safe from here on, even if the import below fails
-        rate_bound = rate_bound_argument(rate_bound, eps, where="copasi simulator")
         self.stopping = StoppingRule.from_rate_bound(rate_bound, time_scale, tolerance=tolerance, max_time=max_time,
                                                      where="copasi simulator")
         self.encoding = encoding
@@ -113,12 +110,14 @@ class CopasiSimulator(AbstractSingleSampleSimulator):
 
     @classmethod
     def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
-                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> CopasiSimulator:
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None,
+                      **options: Any) -> CopasiSimulator:
         """COPASI on the elementary SBML of ``compiled`` (a :class:`~crn2sbml.compiler.CompiledNetwork`), or on
         ``sbml``."""
         from crn2sbml.export.sbml import to_sbml
 
-        encoding = cls.resolve_encoding(sbml, encoding)
+        cls.refuse_options(options)
+        encoding = cls.resolve_encoding(sbml, encoding) or cls.capabilities.encodings[0]
         return cls(to_sbml(compiled) if sbml is None else sbml, compiled.input_species, compiled.neuron_species,
                    compiled.output_species, rate_bound=compiled.network.activation.rate_bound(),
                    time_scale=compiled.time_scale, encoding=encoding, tolerance=tolerance, max_time=max_time)

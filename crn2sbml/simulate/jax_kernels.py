@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import diffrax
 import jax
 import jax.numpy as jnp
 import optimistix as optx
+
+from crn2sbml.nn.activations import polynomial_dfdy, polynomial_f
 
 SOLVER_CLASSES: dict[str, type[diffrax.AbstractSolver]] = {
     "tsit5": diffrax.Tsit5,
@@ -21,7 +24,7 @@ SOLVER_CLASSES: dict[str, type[diffrax.AbstractSolver]] = {
     "dopri8": diffrax.Dopri8,
 }
 
-Params = dict[str, object]
+Params = dict[str, Any]
 """``{"w": (W_2, ..., W_L), "b": (b_2, ..., b_L), "a": (P,), "bu": (P,), "c": ()}`` as jax arrays."""
 
 
@@ -37,22 +40,14 @@ def _pre_activations(params: Params, u1: jax.Array, ys: tuple[jax.Array, ...]) -
 
 
 def _f(powers: tuple[int, ...], params: Params, y: jax.Array, u: jax.Array) -> jax.Array:
-    """``f(y; u) = sum_p (a_p + b_p u) y^p`` elementwise, ``y``/``u`` of shape ``(B, n)``."""
-    a, bu = params["a"], params["bu"]
-    out = jnp.zeros_like(y)
-    for i, p in enumerate(powers):
-        out = out + (a[i] + bu[i] * u) * (y**p if p else 1.0)
-    return out
+    """``f(y; u) = sum_p (a_p + b_p u) y^p`` elementwise, ``y``/``u`` of shape ``(B, n)`` (the activation's own
+    polynomial, evaluated on jax arrays)."""
+    return polynomial_f(zip(powers, params["a"], params["bu"], strict=True), y, u)
 
 
 def _dfdy(powers: tuple[int, ...], params: Params, y: jax.Array, u: jax.Array) -> jax.Array:
     """``∂f/∂y = sum_p p (a_p + b_p u) y^(p-1)``, shape ``(B, n)``."""
-    a, bu = params["a"], params["bu"]
-    out = jnp.zeros_like(y)
-    for i, p in enumerate(powers):
-        if p > 0:
-            out = out + p * (a[i] + bu[i] * u) * (y ** (p - 1) if p > 1 else 1.0)
-    return out
+    return polynomial_dfdy(zip(powers, params["a"], params["bu"], strict=True), y, u)
 
 
 def _rates(powers: tuple[int, ...], params: Params, u1: jax.Array, ys: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:

@@ -14,7 +14,7 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from crn2sbml.simulate.base import (
     SteadyStates,
     StoppingRule,
     initial_states,
-    rate_bound_argument,
 )
 from crn2sbml.validate.inputs import check_sbml_text
 
@@ -151,8 +150,7 @@ class RoadRunnerSimulator(AbstractSingleSampleSimulator):
     ``sbml``: SBML text (either encoding); ``input_species``/``neuron_species``/``output_species``:
     species ids in feature, layer and output order (from the manifest). ``rate_bound`` (the activation's
     ``rate_bound()``) and ``time_scale`` set the relaxation time ``1 / (rate_bound · c)`` that sizes the
-    integration chunks (see :mod:`crn2sbml.simulate.base`). ``eps`` is the older spelling for a smoothed-ReLU
-    network (``rate_bound = 2 sqrt(eps)``); it is wrong for other activations and deprecated.
+    integration chunks (see :mod:`crn2sbml.simulate.base`).
     """
 
     name = "roadrunner"
@@ -160,10 +158,9 @@ class RoadRunnerSimulator(AbstractSingleSampleSimulator):
                                 encodings=("lumped", "elementary"), process_safe=True)
 
     def __init__(self, sbml: str, input_species, neuron_species, output_species, *,
-                 rate_bound: float | None = None, eps: float | None = None, time_scale: float = 1.0,
+                 rate_bound: float, time_scale: float = 1.0,
                  encoding: str = "elementary", tolerance: float = DEFAULT_TOLERANCE,
                  max_time: float | None = None) -> None:
-        rate_bound = rate_bound_argument(rate_bound, eps, where="roadrunner simulator")
         self.stopping = StoppingRule.from_rate_bound(rate_bound, time_scale, tolerance=tolerance, max_time=max_time,
                                                      where="roadrunner simulator")
         self.encoding = encoding
@@ -195,11 +192,13 @@ class RoadRunnerSimulator(AbstractSingleSampleSimulator):
 
     @classmethod
     def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
-                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> RoadRunnerSimulator:
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None,
+                      **options: Any) -> RoadRunnerSimulator:
         """libRoadRunner on the chosen SBML encoding of ``compiled`` (default lumped), or on ``sbml``."""
         from crn2sbml.export.sbml import to_lumped_sbml, to_sbml
 
-        encoding = cls.resolve_encoding(sbml, encoding)
+        cls.refuse_options(options)
+        encoding = cls.resolve_encoding(sbml, encoding) or cls.capabilities.encodings[0]
         if sbml is None:
             # a fixed history date keeps the text, and so the compiled-model cache key, the same from run to run
             writer = to_lumped_sbml if encoding == "lumped" else to_sbml
@@ -282,7 +281,9 @@ class RoadRunnerSimulator(AbstractSingleSampleSimulator):
         x = self.check_inputs(x)[0]
         if y0 is None:
             raise SimulationError("trajectory needs an initial state y0 of shape (n_neurons,)")
-        y0 = initial_states(y0, 1, self.n_neurons)[0]
+        start = initial_states(y0, 1, self.n_neurons)
+        assert start is not None  # y0 was given
+        y0 = start[0]
         r = self.runner
         model = r.model
         saved = (r.integrator.getValue("relative_tolerance"), r.integrator.getValue("absolute_tolerance"))

@@ -6,6 +6,8 @@ both the compiler and the exporters. Slow; meant for tests and small networks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.integrate import solve_ivp
 
@@ -39,7 +41,7 @@ class ScipySimulator(AbstractSingleSampleSimulator):
                                                   where="scipy simulator")
         self.encoding = ENCODING
         self.compiled = compiled
-        self.ode = MassActionODE.from_network(compiled.crn)
+        self.ode = MassActionODE.from_crn(compiled.crn)
         index = compiled.crn.index()
         self._inputs = np.array([index[s] for s in compiled.input_species], dtype=int)
         neurons = list(compiled.neuron_species)
@@ -50,7 +52,9 @@ class ScipySimulator(AbstractSingleSampleSimulator):
 
     @classmethod
     def from_compiled(cls, compiled: CompiledNetwork, *, sbml: str | None = None, encoding: str | None = None,
-                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None) -> ScipySimulator:
+                      tolerance: float = DEFAULT_TOLERANCE, max_time: float | None = None,
+                      **options: Any) -> ScipySimulator:
+        cls.refuse_options(options)
         cls.resolve_encoding(sbml, encoding)
         return cls(compiled, tolerance=tolerance, max_time=max_time)
 

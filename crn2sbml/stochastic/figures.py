@@ -1,0 +1,90 @@
+"""Robustness figures (matplotlib Agg, PNG bytes out; the caller writes them with crn2sbml.io.write_atomic)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(plt, fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def ensemble_figure(title: str, rows: list[dict]) -> bytes:
+    """Accuracy (or agreement) and mean output error against Ω, one line per rate CV (∞ drawn at the right)."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    finite = sorted({r["omega"] for r in rows if r["omega"] is not None})
+    x_inf = (finite[-1] * 10) if finite else 1.0
+    for cv in sorted({r["rate_cv"] for r in rows}):
+        sel = sorted((r for r in rows if r["rate_cv"] == cv), key=lambda r: r["omega"] or np.inf)
+        xs = [r["omega"] if r["omega"] is not None else x_inf for r in sel]
+        key = "accuracy" if "accuracy" in sel[0] else "agreement"
+        ax1.plot(xs, [r[key] for r in sel], "o-", label=f"rate CV {cv:g}")
+        ax2.plot(xs, [r["mean_abs_error"] for r in sel], "o-", label=f"rate CV {cv:g}")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_xlabel("Ω, molecules per unit concentration (rightmost: Ω = ∞)")
+        ax.legend(fontsize=8)
+    ax1.set_ylabel("accuracy")
+    ax2.set_ylabel("mean |readout − network output|")
+    ax2.set_yscale("log")
+    ax1.set_title(title)
+    return _png(plt, fig)
+
+
+def omega_figure(per_model: dict[str, dict]) -> bytes:
+    """Per zoo model: SSA and LNA-Gaussian accuracy relative to the deterministic accuracy, against Ω."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0))
+    for i, (name, data) in enumerate(per_model.items()):
+        color = f"C{i}"
+        lna = data["lna"]
+        ax1.plot(lna["omegas"], np.array(lna["accuracy"]) / data["deterministic_accuracy"], "-", color=color,
+                 label=f"{name} (LNA)")
+        if data.get("ssa"):
+            ssa = data["ssa"]
+            ax1.plot(ssa["omegas"], np.array(ssa["accuracy"]) / ssa["deterministic_accuracy"], "o", color=color,
+                     label=f"{name} (SSA)")
+            ax2.plot(ssa["omegas"], ssa["mean_abs_error"], "o", color=color)
+        ax2.plot(lna["omegas"], lna["mean_std"], "-", color=color, label=name)
+    ax1.axhline(0.99, color="k", lw=0.6, ls="--")
+    ax1.set_ylabel("accuracy / deterministic accuracy")
+    ax2.set_ylabel("readout error: SSA mean |error| (dots), LNA mean std (lines)")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_xlabel("Ω, molecules per unit concentration")
+    ax2.set_yscale("log")
+    ax1.legend(fontsize=6, ncol=2)
+    ax2.legend(fontsize=7)
+    return _png(plt, fig)
+
+
+def rate_cv_figure(per_model: dict[str, dict]) -> bytes:
+    """Per zoo model: accuracy and output error against the rate constants' coefficient of variation."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0))
+    for name, data in per_model.items():
+        cvs = data["rate_cv"]
+        ax1.plot(cvs, data["accuracy"], "o-", label=name)
+        ax2.plot(cvs, data["mean_abs_error"], "o-", label=name)
+    ax1.set_xlabel("rate constant coefficient of variation")
+    ax2.set_xlabel("rate constant coefficient of variation")
+    ax1.set_ylabel("accuracy (mean over perturbations)")
+    ax2.set_ylabel("mean |output − network output|")
+    ax1.legend(fontsize=7)
+    return _png(plt, fig)

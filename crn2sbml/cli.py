@@ -217,6 +217,14 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0
 
 
+def _zoo_arguments(p: argparse.ArgumentParser, models_verb: str) -> None:
+    p.add_argument("--only", nargs="*", help="model names (default: all)")
+    p.add_argument("--models", type=Path,
+                   help=f"model zoo folder to {models_verb} (default: the source checkout's models/)")
+    p.add_argument("--validation", type=Path,
+                   help="evidence folder to write (default: the source checkout's validation/)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from crn2sbml import defaults
     from crn2sbml.nn.activations import ACTIVATIONS
@@ -286,17 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("zoo", help="retrain, compile and validate the shipped models in models/")
-    p.add_argument("--only", nargs="*", help="model names (default: all)")
-    p.add_argument("--models", type=Path, help="model zoo folder to write (default: the source checkout's models/)")
-    p.add_argument("--validation", type=Path,
-                   help="evidence folder to write (default: the source checkout's validation/)")
+    _zoo_arguments(p, models_verb="write")
     p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("report", help="regenerate validation/: COPASI cross-check and theory checks per zoo model")
-    p.add_argument("--only", nargs="*", help="model names (default: all)")
-    p.add_argument("--models", type=Path, help="model zoo folder to read (default: the source checkout's models/)")
-    p.add_argument("--validation", type=Path,
-                   help="evidence folder to write (default: the source checkout's validation/)")
+    _zoo_arguments(p, models_verb="read")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("demo", help="run the whole chain on the built-in digits classifier")

@@ -97,6 +97,13 @@ def _check_id(identifier: object, what: str) -> None:
         raise InputError(f"{what} id {identifier!r} is not a valid identifier")
 
 
+def _real(value: object, what: str) -> float:
+    """``value`` as a Python float, or InputError unless it is a real number (``True`` is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InputError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Species:
     """A chemical species.
@@ -112,15 +119,10 @@ class Species:
 
     def __post_init__(self) -> None:
         _check_id(self.id, "species")
-        c = self.initial_concentration
-        if isinstance(c, bool) or not isinstance(c, numbers.Real):
-            raise InputError(f"species {self.id!r}: initial concentration must be a number, got {c!r}")
-        object.__setattr__(self, "initial_concentration", float(c))  # never a numpy scalar
-        if not (math.isfinite(self.initial_concentration) and self.initial_concentration >= 0):
-            raise InputError(
-                f"species {self.id!r}: initial concentration must be finite and >= 0, "
-                f"got {self.initial_concentration}"
-            )
+        c = _real(self.initial_concentration, f"species {self.id!r}: initial concentration")
+        object.__setattr__(self, "initial_concentration", c)  # never a numpy scalar
+        if not (math.isfinite(c) and c >= 0):
+            raise InputError(f"species {self.id!r}: initial concentration must be finite and >= 0, got {c}")
         if not isinstance(self.boundary, bool):
             raise InputError(f"species {self.id!r}: boundary must be True or False, got {self.boundary!r}")
         _check_label(self.role, f"species {self.id!r}: role")
@@ -143,14 +145,10 @@ class Reaction:
 
     def __post_init__(self) -> None:
         _check_id(self.id, "reaction")
-        k = self.rate_constant
-        if isinstance(k, bool) or not isinstance(k, numbers.Real):
-            raise InputError(f"reaction {self.id!r}: rate constant must be a number, got {k!r}")
-        object.__setattr__(self, "rate_constant", float(k))  # never a numpy scalar
-        if not (math.isfinite(self.rate_constant) and self.rate_constant > 0):
-            raise InputError(
-                f"reaction {self.id!r}: rate constant must be finite and > 0, got {self.rate_constant}"
-            )
+        k = _real(self.rate_constant, f"reaction {self.id!r}: rate constant")
+        object.__setattr__(self, "rate_constant", k)  # never a numpy scalar
+        if not (math.isfinite(k) and k > 0):
+            raise InputError(f"reaction {self.id!r}: rate constant must be finite and > 0, got {k}")
         for side in ("reactants", "products"):
             try:
                 object.__setattr__(self, side, make_complex(getattr(self, side)))
@@ -348,6 +346,14 @@ def _parse_reaction(data: str, comment: str) -> Reaction:
     return Reaction(rid, reactants, products, k, note=comment)
 
 
+def _claim_id(identifier: str, line: int, own: dict[str, int], other: dict[str, int]) -> None:
+    """Record that ``identifier`` is defined on ``line``; InputError if a species or reaction already has it."""
+    first = own.get(identifier, other.get(identifier))
+    if first is not None:
+        raise InputError(f"id {identifier!r} already used on line {first}")
+    own[identifier] = line
+
+
 def parse_text(text: str, source: str = "reaction network text") -> ReactionNetwork:
     """The :class:`ReactionNetwork` written in ``text`` (the format of :meth:`ReactionNetwork.to_text`).
 
@@ -368,19 +374,13 @@ def parse_text(text: str, source: str = "reaction network text") -> ReactionNetw
         try:
             if "->" in data:
                 reaction = _parse_reaction(data, comment)
-                if reaction.id in reaction_line or reaction.id in species_line:
-                    first = reaction_line.get(reaction.id, species_line.get(reaction.id))
-                    raise InputError(f"id {reaction.id!r} already used on line {first}")
-                reaction_line[reaction.id] = number
+                _claim_id(reaction.id, number, reaction_line, species_line)
                 reactions.append(reaction)
                 continue
             keyword = data.split(maxsplit=1)[0]
             if keyword == "species":
                 sp = _parse_species(data, comment)
-                if sp.id in species_line or sp.id in reaction_line:
-                    first = species_line.get(sp.id, reaction_line.get(sp.id))
-                    raise InputError(f"id {sp.id!r} already used on line {first}")
-                species_line[sp.id] = number
+                _claim_id(sp.id, number, species_line, reaction_line)
                 species.append(sp)
             elif keyword == "network":
                 words = data.split()

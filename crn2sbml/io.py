@@ -35,6 +35,7 @@ from crn2sbml import defaults
 from crn2sbml.errors import InputError, LimitError, NetworkError
 from crn2sbml.nn.activations import activation_from_arrays, smoothed_relu_activation
 from crn2sbml.nn.network import FeedForwardNetwork, Layer
+from crn2sbml.validate.inputs import limit
 
 
 def _current_umask() -> int:
@@ -54,29 +55,15 @@ TOTAL_ELEMENTS_FACTOR = 5
 """An ``.npz`` may hold at most this many times the per-array element limit in all its arrays together."""
 
 
-def _env_limit(name: str, default: int) -> int:
-    """A positive integer limit from the environment, so users can raise it without code changes."""
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise InputError(f"environment variable {name}={text!r} is not an integer") from None
-    if value <= 0:
-        raise InputError(f"environment variable {name}={text!r} must be > 0")
-    return value
-
-
 def file_size_limit() -> int:
     """Largest file crn2sbml reads, in bytes: 256 MiB unless the environment variable CRN2SBML_MAX_FILE_BYTES
     says otherwise."""
-    return _env_limit(MAX_FILE_BYTES_ENV, DEFAULT_MAX_FILE_BYTES)
+    return int(limit(MAX_FILE_BYTES_ENV.removeprefix("CRN2SBML_"), DEFAULT_MAX_FILE_BYTES))
 
 
 def element_limit() -> int:
     """Largest array crn2sbml reads, in elements: 10^7 unless CRN2SBML_MAX_ELEMENTS says otherwise."""
-    return _env_limit(MAX_ELEMENTS_ENV, DEFAULT_MAX_ELEMENTS)
+    return int(limit(MAX_ELEMENTS_ENV.removeprefix("CRN2SBML_"), DEFAULT_MAX_ELEMENTS))
 
 
 def _file_kind(mode: int) -> str:

@@ -240,7 +240,7 @@ def test_file_size_limit_from_argument_and_environment(tmp_path, monkeypatch):
     with pytest.raises(LimitError, match="x.csv is over the size limit of 50 bytes"):
         load_samples(path)
     monkeypatch.setenv("CRN2SBML_MAX_FILE_BYTES", "lots")
-    with pytest.raises(InputError, match="CRN2SBML_MAX_FILE_BYTES='lots' is not an integer"):
+    with pytest.raises(InputError, match="CRN2SBML_MAX_FILE_BYTES='lots' is not a number"):
         load_samples(path)
     monkeypatch.setenv("CRN2SBML_MAX_FILE_BYTES", "1_000")
     assert load_samples(path).shape == (100, 2)

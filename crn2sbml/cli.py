@@ -203,7 +203,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
 
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
-    from crn2sbml.stochastic.command import parse_list, run_robustness
+    from crn2sbml.robustness import parse_list, run_robustness
 
     summary = run_robustness(args.model, args.out, parse_list(args.volumes, "--volumes"),
                              parse_list(args.rate_cv, "--rate-cv"), replicates=args.replicates,

@@ -33,8 +33,8 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("export", 4, ("crn2sbml.export",)),
     ("simulate", 5, ("crn2sbml.simulate", "crn2sbml.stochastic")),  # deterministic and stochastic dynamics
     ("validate", 6, ("crn2sbml.validate",)),
-    ("apps", 7, ("crn2sbml.zoo", "crn2sbml.demo", "crn2sbml.report", "crn2sbml.modelfolder", "crn2sbml.notebook",
-                 "crn2sbml.cli", "crn2sbml.__main__")),
+    ("apps", 7, ("crn2sbml.zoo", "crn2sbml.demo", "crn2sbml.report", "crn2sbml.robustness", "crn2sbml.modelfolder",
+                 "crn2sbml.notebook", "crn2sbml.cli", "crn2sbml.__main__")),
 ]
 RANK = {name: rank for name, rank, _ in LAYERS}
 

@@ -3,7 +3,9 @@
 Peppercorn (Grun et al. 2014; Badelt et al. 2020) enumerates every strand-displacement reaction the
 complexes of ``dsd.pil`` can undergo and condenses the fast ones away, leaving a CRN between resting
 complexes. Gates and fuels are held constant (removed from that CRN), each signal strand ``? t x`` is
-interpreted as formal species ``x``, and crnverifier decides whether the result implements the formal CRN:
+interpreted as formal species ``x``, every other free strand (a waste) as nothing and every gate complex as
+the reactants bound to it (a spent gate, with its fuel bound, as nothing); crnverifier then decides whether
+the result implements the formal CRN:
 
 * ``integrated-hybrid`` (Shin, Johnson & Winfree; fast, the default) — pathway decomposition with the
   signals interpreted;
@@ -56,7 +58,7 @@ class Verification:
 
 def enumerate_design(design: DsdDesign) -> tuple[list[tuple[list[str], list[str]]], dict[str, str], set[str]]:
     """Condensed implementation CRN (gates and fuels removed), interpretation of the signals, constants."""
-    from peppercornenumerator import Enumerator
+    from peppercornenumerator import Enumerator  # imported here: peppercorn takes a second to import
     from peppercornenumerator.input import read_pil
 
     complexes, reactions = read_pil(to_pil(design))  # no concentrations: peppercorn drops 0-valued ones
@@ -66,35 +68,45 @@ def enumerate_design(design: DsdDesign) -> tuple[list[tuple[list[str], list[str]
     enum.enumerate()
     enum.condense()
     constants = {c.name for c in design.gates + design.fuels}
-    signal_domains = {s.strands[0]: s.name for s in design.signals}
+    signals = {s.strands[0][2]: s.name for s in design.signals}  # recognition domain -> formal species
+    fuel_starts = {f.strands[0][:2] for f in design.fuels}
     inter: dict[str, list[str]] = {}
     crn: list[tuple[list[str], list[str]]] = []
-    species: set[str] = set()
     for rxn in enum.condensed_reactions:
-        rs = [m.representative.name for m in rxn.reactants]
-        ps = [m.representative.name for m in rxn.products]
         for m in (*rxn.reactants, *rxn.products):
             cx = m.representative
-            species.add(cx.name)
-            strands = [tuple(str(d) for d in strand) for strand in _strand_domains(cx)]
-            if len(strands) == 1 and strands[0] in signal_domains:
-                inter[cx.name] = [signal_domains[strands[0]]]
-        crn.append(([s for s in rs if s not in constants], [s for s in ps if s not in constants]))
+            if cx.name not in constants:
+                inter[cx.name] = _meaning(cx, signals, fuel_starts)
+        crn.append(([m.representative.name for m in rxn.reactants if m.representative.name not in constants],
+                    [m.representative.name for m in rxn.products if m.representative.name not in constants]))
     for s in design.signals:
         inter.setdefault(s.name, [s.name])
-    return crn, inter, species - constants
+    return crn, inter, set(inter)
 
 
-def _strand_domains(cx) -> list[list]:
-    """Domains of each strand of a peppercorn complex (``cx.sequence`` lists domains with ``+`` between
-    strands)."""
-    strands: list[list] = [[]]
-    for d in cx.sequence:
-        if str(d) == "+":
+def _meaning(cx, signals: dict[str, str], fuel_starts: set[tuple[str, ...]]) -> list[str]:
+    """The formal species an enumerated complex stands for.
+
+    A free signal strand ``? t x`` is ``x``; any other free strand is a waste (nothing). A gate complex stands
+    for the reactants bound to it — signal strands whose recognition domain is paired (a product still in
+    its gate has its recognition domain dangling) — until its fuel has bound: a spent gate is nothing.
+    """
+    strands: list[list[tuple[str, str]]] = [[]]
+    for domain, pair in zip(cx.sequence, cx.structure, strict=True):
+        if str(domain) == "+":
             strands.append([])
         else:
-            strands[-1].append(d.name if hasattr(d, "name") else str(d))
-    return strands
+            strands[-1].append((str(domain), pair))
+    if len(strands) == 1:
+        names = [d for d, _ in strands[0]]
+        return [signals[names[2]]] if len(names) == 3 and names[1] == "t" and names[2] in signals else []
+    if any(tuple(d for d, _ in strand[:2]) in fuel_starts for strand in strands):
+        return []
+    bound = []
+    for strand in strands:
+        if len(strand) == 3 and strand[1][0] == "t" and strand[2][0] in signals and strand[2][1] != ".":
+            bound.append(signals[strand[2][0]])
+    return bound
 
 
 def verify_design(design: DsdDesign, module: str = "network", methods: tuple[str, ...] | None = None) -> Verification:

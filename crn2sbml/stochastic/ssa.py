@@ -232,18 +232,16 @@ class RoadRunnerSSA:
 
     def __init__(self, compiled: CompiledNetwork, omega: float, convention: str = "exact",
                  sbml: str | None = None) -> None:
-        import roadrunner
-
         from crn2sbml.export.sbml import to_sbml
+        from crn2sbml.simulate.roadrunner import load_roadrunner
 
         self.compiled = compiled
         self.omega = check_omega(omega)
         self.convention = check_convention(convention)
         text = stochastic_sbml(sbml if sbml is not None else to_sbml(compiled), self.omega, self.convention)
-        try:
-            self._rr = roadrunner.RoadRunner(text)
-        except Exception as exc:  # libRoadRunner raises plain RuntimeErrors
-            raise SimulationError(f"libRoadRunner could not load the stochastic SBML: {exc}") from exc
+        # through crn2sbml's loader: the text is checked SBML, and every model in the process uses the same JIT
+        # backend (models from two backends in one process crashed libRoadRunner)
+        self._rr = load_roadrunner(text)
         self._rr.setIntegrator("gillespie")
         self._rr.getIntegrator().setValue("variable_step_size", False)
 

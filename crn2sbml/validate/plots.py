@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 
-def _figure(width: float = 9.0, height: float = 4.0, ncols: int = 2):
+def new_figure(width: float = 9.0, height: float = 4.0, ncols: int = 2):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,7 +16,7 @@ def _figure(width: float = 9.0, height: float = 4.0, ncols: int = 2):
     return plt, *plt.subplots(1, ncols, figsize=(width, height))
 
 
-def _png(plt, fig) -> bytes:
+def to_png(plt, fig) -> bytes:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=110)
@@ -27,7 +27,7 @@ def _png(plt, fig) -> bytes:
 def agreement_figure(title: str, network_out: np.ndarray, crn_out: np.ndarray, labels: np.ndarray,
                      n_classes: int) -> bytes:
     """Left: CRN vs network output concentrations (every output of every sample). Right: CRN confusion matrix."""
-    plt, fig, (ax1, ax2) = _figure()
+    plt, fig, (ax1, ax2) = new_figure()
     ax1.scatter(network_out.ravel(), crn_out.ravel(), s=6, alpha=0.5)
     lim = [0, max(network_out.max(), crn_out.max()) * 1.05]
     ax1.plot(lim, lim, "k--", lw=0.8)
@@ -46,14 +46,14 @@ def agreement_figure(title: str, network_out: np.ndarray, crn_out: np.ndarray, l
     ax2.set_xlabel("CRN predicted class")
     ax2.set_ylabel("true class")
     ax2.set_title(f"CRN confusion matrix (accuracy {np.mean(crn_out.argmax(1) == labels):.3f})")
-    return _png(plt, fig)
+    return to_png(plt, fig)
 
 
 def convergence_figure(title: str, times: np.ndarray, trajectory: np.ndarray, fixed: np.ndarray,
                        measured: np.ndarray, predicted: np.ndarray, bound: float) -> bytes:
     """Left: relative distance of each output species to its fixed point, from zero (log scale).
     Right: measured decay rate per neuron vs the linearisation, with the 2 sqrt(eps) bound."""
-    plt, fig, (ax1, ax2) = _figure()
+    plt, fig, (ax1, ax2) = new_figure()
     dist = np.abs(trajectory - fixed) / fixed
     for j in range(dist.shape[1]):
         ax1.semilogy(times, np.maximum(dist[:, j], 1e-16), lw=1)
@@ -70,12 +70,12 @@ def convergence_figure(title: str, times: np.ndarray, trajectory: np.ndarray, fi
     ax2.set_ylabel("measured decay rate (1/s)")
     ax2.set_title(f"per-neuron rates (min ratio to bound {np.min(measured / bound):.2f})")
     ax2.legend()
-    return _png(plt, fig)
+    return to_png(plt, fig)
 
 
 def settle_time_figure(rows: list[dict]) -> bytes:
     """Settle time vs depth, one line per eps, with the single-neuron reference time."""
-    plt, fig, (ax1, ax2) = _figure()
+    plt, fig, (ax1, ax2) = new_figure()
     eps_values = sorted({r["eps"] for r in rows})
     for eps in eps_values:
         sel = [r for r in rows if r["eps"] == eps]
@@ -93,11 +93,11 @@ def settle_time_figure(rows: list[dict]) -> bytes:
     ax2.set_ylabel("settle time (s)")
     ax2.set_title("settle time vs 1/√eps")
     ax2.legend(fontsize=7)
-    return _png(plt, fig)
+    return to_png(plt, fig)
 
 
 def eps_tradeoff_figure(rows: list[dict]) -> bytes:
-    plt, fig, (ax1, ax2) = _figure()
+    plt, fig, (ax1, ax2) = new_figure()
     eps = np.array([r["eps"] for r in rows])
     ax1.loglog(eps, [r["max_gap_to_relu"] for r in rows], "o", label="measured max |σ_eps − ReLU|")
     ax1.loglog(eps, np.sqrt(eps), "k--", label="√eps")
@@ -110,4 +110,4 @@ def eps_tradeoff_figure(rows: list[dict]) -> bytes:
     ax2.set_ylabel("1/s")
     ax2.set_title("speed cost: slowest relaxation rate")
     ax2.legend()
-    return _png(plt, fig)
+    return to_png(plt, fig)

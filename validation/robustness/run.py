@@ -19,11 +19,11 @@ import numpy as np
 from crn2sbml.io import write_atomic, write_json
 from crn2sbml.modelfolder import open_model_folder
 from crn2sbml.stochastic.ensemble import local_client, run_ensemble
-from crn2sbml.stochastic.figures import omega_figure, rate_cv_figure
 from crn2sbml.stochastic.lna import effective_inputs, lna_window_covariance
 from crn2sbml.stochastic.perturb import lognormal_factors, perturbed_outputs
 from crn2sbml.stochastic.readout import Readout, Setting
 from crn2sbml.stochastic.ssa import RebopSSA
+from crn2sbml.validate.robustness_plots import omega_figure, rate_cv_figure
 from crn2sbml.zoo import MODELS, VALIDATION, ZOO, dataset_for
 
 OMEGAS_SSA = (10, 30, 100, 300, 1000)

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(plt, fig) -> bytes:
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+from crn2sbml.validate.plots import new_figure, to_png
 
 
 def ensemble_figure(title: str, rows: list[dict]) -> bytes:
     """Accuracy (or agreement) and mean output error against Ω, one line per rate CV (∞ drawn at the right)."""
-    plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.0, 3.8))
+    plt, fig, (ax1, ax2) = new_figure(9.0, 3.8)
     finite = sorted({r["omega"] for r in rows if r["omega"] is not None})
     x_inf = (finite[-1] * 10) if finite else 1.0
     for cv in sorted({r["rate_cv"] for r in rows}):
@@ -44,13 +26,12 @@ def ensemble_figure(title: str, rows: list[dict]) -> bytes:
     ax2.set_ylabel("mean |readout − network output|")
     ax2.set_yscale("log")
     ax1.set_title(title)
-    return _png(plt, fig)
+    return to_png(plt, fig)
 
 
 def omega_figure(per_model: dict[str, dict]) -> bytes:
     """Per zoo model: SSA and LNA-Gaussian accuracy relative to the deterministic accuracy, against Ω."""
-    plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0))
+    plt, fig, (ax1, ax2) = new_figure(10.0, 4.0)
     for i, (name, data) in enumerate(per_model.items()):
         color = f"C{i}"
         lna = data["lna"]
@@ -71,13 +52,12 @@ def omega_figure(per_model: dict[str, dict]) -> bytes:
     ax2.set_yscale("log")
     ax1.legend(fontsize=6, ncol=2)
     ax2.legend(fontsize=7)
-    return _png(plt, fig)
+    return to_png(plt, fig)
 
 
 def rate_cv_figure(per_model: dict[str, dict]) -> bytes:
     """Per zoo model: accuracy and output error against the rate constants' coefficient of variation."""
-    plt = _plt()
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10.0, 4.0))
+    plt, fig, (ax1, ax2) = new_figure(10.0, 4.0)
     for name, data in per_model.items():
         cvs = data["rate_cv"]
         ax1.plot(cvs, data["accuracy"], "o-", label=name)
@@ -87,4 +67,4 @@ def rate_cv_figure(per_model: dict[str, dict]) -> bytes:
     ax1.set_ylabel("accuracy (mean over perturbations)")
     ax2.set_ylabel("mean |output − network output|")
     ax1.legend(fontsize=7)
-    return _png(plt, fig)
+    return to_png(plt, fig)

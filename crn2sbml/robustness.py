@@ -13,8 +13,8 @@ from crn2sbml.errors import InputError
 from crn2sbml.io import commit_folder
 from crn2sbml.modelfolder import open_model_folder
 from crn2sbml.stochastic.ensemble import local_client, result_table, run_ensemble, summarise
-from crn2sbml.stochastic.figures import ensemble_figure
 from crn2sbml.stochastic.readout import settings_grid
+from crn2sbml.validate.robustness_plots import ensemble_figure
 
 
 def parse_list(text: str, what: str) -> list[float]:

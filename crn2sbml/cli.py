@@ -32,7 +32,8 @@ def _cmd_compile(args: argparse.Namespace) -> int:
             raise Crn2SbmlError("--samples goes into model.cps / model.omex: add --cps and/or --omex")
         samples = network.check_inputs(load_samples(args.samples, names=compiled.input_species),
                                        where=str(args.samples))
-    files = model_folder_files(compiled, cps=args.cps, omex=args.omex, samples=samples)
+    files = model_folder_files(compiled, cps=args.cps, omex=args.omex, samples=samples,
+                               physical=_physical_units(args) if args.units else None)
     n_reactions = len(compiled.crn.reactions)
     run_check = args.check if args.check is not None else n_reactions <= CHECK_LIMIT
     check = check_sbml(str(files["model.xml"])) if run_check else None
@@ -49,6 +50,48 @@ def _cmd_compile(args: argparse.Namespace) -> int:
     for path in written.values():
         print(f"  wrote {path}")
     return 0
+
+
+def _add_unit_options(p: argparse.ArgumentParser, required: bool) -> None:
+    from crn2sbml.export.units import CONCENTRATION_UNITS
+
+    p.add_argument("--units", choices=CONCENTRATION_UNITS, default=None if not required else "nM",
+                   help="physical concentration unit (one model unit = 1 of it): also write model_physical.xml "
+                        "and feasibility.json/.txt (dsd: default nM)")
+    p.add_argument("--max-bimolecular-rate", type=float, default=1e6, help="q_max in /M/s (default 1e6)")
+    p.add_argument("--gate-concentration", type=float, default=1e-6, help="gate and fuel concentration in M "
+                   "(default 1e-6)")
+
+
+def _physical_units(args: argparse.Namespace):
+    from crn2sbml.export.units import PhysicalUnits
+
+    return PhysicalUnits(unit=args.units or "nM", q_max=args.max_bimolecular_rate,
+                         gate_concentration=args.gate_concentration)
+
+
+def _cmd_dsd(args: argparse.Namespace) -> int:
+    from crn2sbml.compiler import compile_network
+    from crn2sbml.dsd import dsd_files
+    from crn2sbml.dsd.verify import verify_network
+    from crn2sbml.io import commit_folder, load_weights
+
+    network = load_weights(args.weights)
+    compiled = compile_network(network)
+    units = _physical_units(args)
+    dsd_files(compiled, units)  # fails fast (e.g. a trimolecular reaction) before a long verification
+    results = verify_network(compiled.crn, compiled.neuron_species) if args.verify else None
+    written = commit_folder(args.out, dsd_files(compiled, units, verification=results))
+    summary = json.loads(Path(written["dsd.json"]).read_text())
+    print(f"{network.shape_text()} network: {summary['formal_reactions']} formal reactions -> {summary['gates']} "
+          f"gates, {summary['fuels']} fuels, {summary['strands']} strands, {summary['nucleotides']} nt")
+    for v in results or []:
+        verdicts = ", ".join(f"{m} {'passed' if ok else 'FAILED'}" for m, ok in v.results.items())
+        print(f"  {v.module}: {verdicts} ({v.enumerated_reactions} enumerated reactions, "
+              f"{v.enumerate_seconds + v.verify_seconds:.1f} s)")
+    for path in written.values():
+        print(f"  wrote {path}")
+    return 0 if results is None or all(v.passed for v in results) else 2
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -246,7 +289,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write model.omex (SBML + SED-ML settling each sample, report with expected outputs)")
     p.add_argument("--samples", type=Path, help=".csv or .npy input rows to put into model.cps / model.omex "
                    "(default: the all-zero input)")
+    _add_unit_options(p, required=False)
     p.set_defaults(func=_cmd_compile)
+
+    p = sub.add_parser("dsd", help="weights .npz -> formal.crn, physical.crn, dsd.pil (DNA strand displacement), "
+                       "dsd.json")
+    p.add_argument("weights", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_unit_options(p, required=False)
+    p.add_argument("--verify", action="store_true",
+                   help="enumerate dsd.pil with peppercorn and verify it with crnverifier (whole network up to "
+                        "20 reactions, otherwise neuron by neuron; minutes for large networks)")
+    p.set_defaults(func=_cmd_dsd)
 
     from crn2sbml.simulate.registry import backend_names
 

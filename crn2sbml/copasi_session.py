@@ -36,12 +36,17 @@ def copasi_locale() -> Iterator[None]:
     ``read_text()`` without an explicit encoding fails on UTF-8 files. ``setlocale`` is process-global, so do
     not run COPASI calls concurrently with locale-dependent work in other threads.
     """
-    saved = locale.setlocale(locale.LC_ALL, None)
+    # Only the two categories that matter are touched, and only when they differ: setlocale frees the previous
+    # locale names, which other threads of the process (LLVM, JAX, tqdm) may be reading.
+    saved = {category: locale.setlocale(category, None) for category in (locale.LC_CTYPE, locale.LC_NUMERIC)}
     try:
-        locale.setlocale(locale.LC_NUMERIC, "C")
+        if saved[locale.LC_NUMERIC] != "C":
+            locale.setlocale(locale.LC_NUMERIC, "C")
         yield
     finally:
-        locale.setlocale(locale.LC_ALL, saved)
+        for category, value in saved.items():
+            if locale.setlocale(category, None) != value:
+                locale.setlocale(category, value)
 
 
 def copasi_module() -> Any:

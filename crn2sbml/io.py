@@ -382,7 +382,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 # ---------------------------------------------------------------- model folders
 MODEL_ARTEFACTS = frozenset({"model.xml", "model.ant", "weights.npz", "manifest.json", "model.cps", "model.omex",
-                             "training.json", "steady_state.csv"})
+                             "training.json", "steady_state.csv", "model_physical.xml", "feasibility.json",
+                             "feasibility.txt", "formal.crn", "physical.crn", "dsd.pil", "dsd.json"})
 """Files crn2sbml writes into a model folder; when a folder is replaced, those not written again are removed."""
 CARRIED_OVER = frozenset({"README.md"})
 """Files kept when a model folder is replaced without them (the zoo's README, a user's notes)."""

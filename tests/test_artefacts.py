@@ -194,5 +194,5 @@ def _output_names(sbml: str, output_species) -> list[str]:
 
 def test_unknown_format_is_refused():
     compiled, *_ = case("wide-10")
-    with pytest.raises(UnsupportedFormatError, match="unknown export format 'dsd'"):
-        export(compiled, "dsd")
+    with pytest.raises(UnsupportedFormatError, match="unknown export format 'sbol'"):
+        export(compiled, "sbol")

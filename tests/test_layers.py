@@ -29,8 +29,8 @@ LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     ("copasi_session", 1, ("crn2sbml.copasi_session",)),
     ("io", 2, ("crn2sbml.io",)),
     ("compiler", 3, ("crn2sbml.compiler",)),
-    ("dsd", 3, ("crn2sbml.dsd",)),  # a CRN translated into DNA strand displacement: needs only crn
-    ("export", 4, ("crn2sbml.export",)),
+    # DNA strand displacement is an export format (export.FORMATS["dsd"]) with its own translation and verification
+    ("export", 4, ("crn2sbml.export", "crn2sbml.dsd")),
     ("simulate", 5, ("crn2sbml.simulate", "crn2sbml.stochastic")),  # deterministic and stochastic dynamics
     ("validate", 6, ("crn2sbml.validate",)),
     ("apps", 7, ("crn2sbml.zoo", "crn2sbml.demo", "crn2sbml.report", "crn2sbml.robustness", "crn2sbml.modelfolder",

@@ -17,14 +17,20 @@ Both are rate-independent: they check which reactions can happen, not how fast; 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from crn2sbml.crn import ReactionNetwork
 from crn2sbml.dsd.pil import to_pil
 from crn2sbml.dsd.scheme import DsdDesign, translate
 from crn2sbml.errors import Crn2SbmlError
+
+PEPPERCORN_RECURSION_LIMIT = 20_000
+"""Recursion limit while peppercorn enumerates (its own import would set 10^6 for the whole process)."""
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +62,32 @@ class Verification:
         return bool(self.results) and all(self.results.values())
 
 
+@contextlib.contextmanager
+def _interpreter_recursion_limit_kept() -> Iterator[None]:
+    """Run peppercorn with a raised recursion limit (its enumeration recurses deeply) and restore the caller's."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(saved, PEPPERCORN_RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
+
+
 def enumerate_design(design: DsdDesign) -> tuple[list[tuple[list[str], list[str]]], dict[str, str], set[str]]:
     """Condensed implementation CRN (gates and fuels removed), interpretation of the signals, constants."""
-    from peppercornenumerator import Enumerator  # imported here: peppercorn takes a second to import
-    from peppercornenumerator.input import read_pil
+    with _interpreter_recursion_limit_kept():
+        # imported here: peppercorn takes a second to import, and its import raises the process-wide
+        # recursion limit to 10^6 (a deep recursion anywhere else in the process then overflows the C stack
+        # and crashes the interpreter instead of raising RecursionError): the limit is put back afterwards
+        from peppercornenumerator import Enumerator
+        from peppercornenumerator.input import read_pil
 
-    complexes, reactions = read_pil(to_pil(design))  # no concentrations: peppercorn drops 0-valued ones
-    named = list(complexes.values())
-    enum = Enumerator(named, reactions, named_complexes=named)
-    enum.max_complex_size = max(10, *(len(c.strands) for c in design.complexes))
-    enum.enumerate()
-    enum.condense()
+        complexes, reactions = read_pil(to_pil(design))  # no concentrations: peppercorn drops 0-valued ones
+        named = list(complexes.values())
+        enum = Enumerator(named, reactions, named_complexes=named)
+        enum.max_complex_size = max(10, *(len(c.strands) for c in design.complexes))
+        enum.enumerate()
+        enum.condense()
     constants = {c.name for c in design.gates + design.fuels}
     signals = {s.strands[0][2]: s.name for s in design.signals}  # recognition domain -> formal species
     fuel_starts = {f.strands[0][:2] for f in design.fuels}

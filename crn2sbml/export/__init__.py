@@ -8,6 +8,7 @@
 | ``cps``         | COPASI file with a time course, per-sample parameter sets and a scan   | copasi   |
 | ``omex``        | COMBINE archive: ``sbml`` + SED-ML settling the samples + metadata     | omex     |
 | ``crn``         | plain-text reaction list                                              | (crn.py) |
+| ``dsd``         | ``dsd.pil``: three-domain DNA strand-displacement design (peppercorn) | dsd      |
 
 A new format is one more entry in :data:`FORMATS`.
 """
@@ -59,9 +60,16 @@ def _crn(compiled: CompiledNetwork, **_: Any) -> str:
     return compiled.crn.to_text()
 
 
+def _dsd(compiled: CompiledNetwork, **_: Any) -> str:
+    # the domain-level design alone; crn2sbml.dsd.dsd_files writes it with formal.crn, physical.crn, dsd.json
+    from crn2sbml.dsd import design_pil
+
+    return design_pil(compiled)
+
+
 FORMATS: dict[str, Callable[..., str | bytes]] = {
     "sbml": _sbml, "sbml-lumped": _lumped, "antimony": _antimony, "cps": _cps, "omex": _omex,
-    "crn": _crn,
+    "crn": _crn, "dsd": _dsd,
 }
 
 

@@ -33,9 +33,11 @@ def sha256(content: str | bytes) -> str:
 
 
 def model_folder_files(compiled: CompiledNetwork, *, cps: bool = False, omex: bool = False,
-                       samples: Any = None) -> dict[str, str | bytes]:
+                       samples: Any = None, physical: Any = None) -> dict[str, str | bytes]:
     """``model.xml``, ``model.ant``, ``weights.npz``, optionally ``model.cps`` and ``model.omex`` (settling
-    ``samples``, default the all-zero input), and ``manifest.json`` with their SHA-256 digests."""
+    ``samples``, default the all-zero input), with ``physical`` (a :class:`~crn2sbml.export.units.PhysicalUnits`)
+    also ``model_physical.xml``, ``feasibility.json`` and ``feasibility.txt``, and ``manifest.json`` with their
+    SHA-256 digests."""
     sbml = export(compiled, "sbml")
     if not isinstance(sbml, str):  # the sbml writer returns text; cps/omex take that text back
         raise ExportError(f"the sbml exporter returned {type(sbml).__name__}, not text")
@@ -45,6 +47,13 @@ def model_folder_files(compiled: CompiledNetwork, *, cps: bool = False, omex: bo
         files["model.cps"] = export(compiled, "cps", samples=samples, sbml=sbml)
     if omex:
         files["model.omex"] = export(compiled, "omex", samples=samples, sbml=sbml)
+    if physical is not None:
+        from crn2sbml.export.units import feasibility, to_physical_sbml
+
+        report = feasibility(compiled, physical)
+        files["model_physical.xml"] = to_physical_sbml(compiled, physical)
+        files["feasibility.json"] = report.to_json()
+        files["feasibility.txt"] = report.to_text()
     manifest = compiled.manifest()
     manifest["files_sha256"] = {name: sha256(content) for name, content in files.items()}
     files["manifest.json"] = json.dumps(manifest, indent=2) + "\n"

@@ -262,8 +262,8 @@ class Feasibility:
         if worst is not None:
             lines.append(f"  tightest rate         {worst.reaction}: {worst.rate_constant:.4g} {worst.unit} = "
                          f"{worst.ratio:.3f} of its limit")
-        lines.append(f"  gates used            up to {self.max_gate_fraction:.3g} of {self.gate_concentration:.3g} M "
-                     "per reaction over the settle time")
+        lines.append(f"  gates used            up to {self.max_gate_fraction:.3g} times the "
+                     f"{self.gate_concentration:.3g} M supplied per reaction, over the settle time")
         lines.append(f"  leak                  up to {max(self.leak_delta_eps.values(), default=0.0):.3g} added to eps "
                      f"= {self.eps:g} (k_leak {self.leak_rate:g} /M/s)")
         lines.append("  violated limits: " + ("; ".join(self.violations) if self.violations else "none"))

@@ -81,7 +81,11 @@ def enumerate_design(design: DsdDesign) -> tuple[list[tuple[list[str], list[str]
         # and crashes the interpreter instead of raising RecursionError): the limit is put back afterwards
         from peppercornenumerator import Enumerator
         from peppercornenumerator.input import read_pil
+        from peppercornenumerator.objects import clear_memory
 
+        # peppercorn's domains, strands and complexes are process-wide singletons by name: a second design that
+        # reuses a name (every design has a gate G3) would clash with the first one's objects
+        clear_memory()
         complexes, reactions = read_pil(to_pil(design))  # no concentrations: peppercorn drops 0-valued ones
         named = list(complexes.values())
         enum = Enumerator(named, reactions, named_complexes=named)

@@ -116,12 +116,12 @@ def test_model_cps_reloaded_in_copasi_runs_every_sample(name):
 
 
 def test_model_cps_keeps_rate_constants_at_full_precision():
-    from crn2sbml.validate.artefacts import _in_copasi
+    from crn2sbml.validate.artefacts import _in_copasi, _load_cps
 
     compiled, _, _, files = case("inputs-100")
     by_name = {compiled_name(r): r.rate_constant for r in compiled.crn.reactions}
     worst = 0.0
-    with _in_copasi(files["model.cps"], "model.cps", "loadModel") as (datamodel, _):  # as the COPASI GUI loads it
+    with _in_copasi(files["model.cps"], "model.cps", _load_cps) as (datamodel, _):  # as the COPASI GUI loads it
         for reaction in datamodel.getModel().getReactions():
             parameters = reaction.getParameters()
             assert parameters.size() == 1

@@ -42,7 +42,7 @@ def to_cps(compiled: CompiledNetwork, sbml: str, samples: Sequence[Sequence[floa
     (``(n, n_inputs)``, default the all-zero input); see the module docstring for what it holds."""
     from crn2sbml.copasi_session import copasi_locale
 
-    x = check_samples(compiled, np.zeros((1, len(compiled.input_species))) if samples is None else samples)
+    x = check_samples(compiled, samples)
     with copasi_locale():  # COPASI calls (basico's too) may set LC_ALL=C and leave it so
         return repair_cps(_build(compiled, sbml, x, steps))
 

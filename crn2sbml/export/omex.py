@@ -59,7 +59,10 @@ def _check(code: int, what: str) -> None:
 
 
 def check_samples(compiled: CompiledNetwork, samples: Any, where: str = "samples") -> np.ndarray:
-    """``samples`` as a ``(n, n_inputs)`` array of finite non-negative concentrations, or an InputError."""
+    """``samples`` as a ``(n, n_inputs)`` array of finite non-negative concentrations, or an InputError;
+    ``None`` is the one all-zero input."""
+    if samples is None:
+        samples = np.zeros((1, len(compiled.input_species)))
     x = compiled.network.check_inputs(np.atleast_2d(np.asarray(samples, dtype=float)), where=where)
     if len(x) > MAX_ARCHIVE_SAMPLES:
         raise InputError(f"{where}: {len(x)} samples; an archive carries at most {MAX_ARCHIVE_SAMPLES} "
@@ -95,7 +98,7 @@ def to_sedml(compiled: CompiledNetwork, samples: Sequence[Sequence[float]] | np.
     Report ``steady_states``: for sample ``i`` and output species ``y``, columns ``s{i}_{y}`` (the simulated
     concentration) and ``s{i}_{y}_expected`` (the network's forward pass), plus ``time``.
     """
-    x = check_samples(compiled, np.zeros((1, len(compiled.input_species))) if samples is None else samples)
+    x = check_samples(compiled, samples)
     expected = compiled.network.forward(x)
     duration = settle_duration(compiled, relaxation_times)
     doc = libsedml.SedDocument(1, 4)
@@ -181,7 +184,7 @@ def to_omex(compiled: CompiledNetwork, sbml: str, samples: Sequence[Sequence[flo
     outputs) and OMEX metadata (creator, description, creation date, the weights hash, the paper's DOI)."""
     import libcombine
 
-    x = check_samples(compiled, np.zeros((1, len(compiled.input_species))) if samples is None else samples)
+    x = check_samples(compiled, samples)
     sedml = to_sedml(compiled, x)
     check_sedml(sedml)
     created = created or dt.datetime.now(dt.UTC)

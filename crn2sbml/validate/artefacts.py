@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ def run_cps_scan(cps: bytes, n_outputs: int) -> np.ndarray:
     per-sample parameter sets and return the last report row of each sample: ``(n_samples, n_outputs)``."""
     from crn2sbml.export.copasi import REPORT_FILE
 
-    with _in_copasi(cps, "model.cps", "loadModel") as (datamodel, folder):
+    with _in_copasi(cps, "model.cps", _load_cps) as (datamodel, folder):
         _run_task(datamodel, "Scan").restore()  # restore() closes the report file
         return _last_rows((folder / REPORT_FILE).read_text(encoding="utf-8"), n_outputs)
 
@@ -70,7 +70,7 @@ def run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
     """Open a COMBINE archive in COPASI and run the time course it imports (COPASI 4.48 imports the first
     model and task of the SED-ML: sample 1). Returns the outputs at the end, ``(n_outputs,)``, in the order of
     ``output_names`` (the SBML names of the output species)."""
-    with _in_copasi(omex, "model.omex", "openCombineArchive") as (datamodel, _):
+    with _in_copasi(omex, "model.omex", _open_omex) as (datamodel, _):
         _run_task(datamodel, "Time-Course")
         by_name = {m.getObjectName(): m.getConcentration() for m in datamodel.getModel().getMetabolites()}
     missing = [n for n in output_names if n not in by_name]
@@ -80,9 +80,9 @@ def run_omex_in_copasi(omex: bytes, output_names: list[str]) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def _in_copasi(data: bytes, name: str, opener: str) -> Iterator[tuple[Any, Path]]:
-    """A COPASI datamodel holding ``data`` (written to ``name`` in a scratch folder and opened with the datamodel
-    method ``opener``), removed afterwards; the process locale is restored, as COPASI sets LC_ALL=C."""
+def _in_copasi(data: bytes, name: str, opener: Callable[[Any, str], bool]) -> Iterator[tuple[Any, Path]]:
+    """A COPASI datamodel holding ``data`` (written to ``name`` in a scratch folder and opened with
+    ``opener(datamodel, path)``), removed afterwards; the process locale is restored, as COPASI sets LC_ALL=C."""
     from crn2sbml.copasi_session import copasi_locale, copasi_module, messages
 
     copasi = copasi_module()
@@ -91,15 +91,19 @@ def _in_copasi(data: bytes, name: str, opener: str) -> Iterator[tuple[Any, Path]
         path.write_bytes(data)
         datamodel = copasi.CRootContainer.addDatamodel()
         try:
-            if opener == "openCombineArchive":
-                opened = datamodel.openCombineArchive(str(path), None, True)
-            else:
-                opened = getattr(datamodel, opener)(str(path))
-            if not opened:
+            if not opener(datamodel, str(path)):
                 raise SimulationError(f"COPASI could not open {name}: {messages()}")
             yield datamodel, Path(tmp)
         finally:
             copasi.CRootContainer.removeDatamodel(datamodel)
+
+
+def _load_cps(datamodel: Any, path: str) -> bool:
+    return bool(datamodel.loadModel(path))
+
+
+def _open_omex(datamodel: Any, path: str) -> bool:
+    return bool(datamodel.openCombineArchive(path, None, True))
 
 
 def _run_task(datamodel: Any, name: str) -> Any:

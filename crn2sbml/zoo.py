@@ -16,17 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from crn2sbml.compiler import CompiledNetwork, compile_network
 from crn2sbml.errors import InputError
 from crn2sbml.export.folder import model_folder_files
+from crn2sbml.export.units import PhysicalUnits, feasibility
 from crn2sbml.io import commit_folder, write_atomic, write_json
 from crn2sbml.modelfolder import open_model_folder
 from crn2sbml.nn.activations import make_activation
 from crn2sbml.nn.datasets import Dataset, load_dataset
-from crn2sbml.nn.train import TrainConfig, accuracy, train
+from crn2sbml.nn.network import FeedForwardNetwork
+from crn2sbml.nn.train import TrainConfig, accuracy, largest_activation, train, weight_sums
 from crn2sbml.simulate import SteadyStates, roadrunner_simulator
 from crn2sbml.validate.equivalence import ClassificationAgreement, compare_classification
 from crn2sbml.validate.plots import agreement_figure
@@ -74,11 +78,27 @@ class ZooSpec:
     batch_size: int = 32
     seed: int = 0
     activation: str = "smoothed_relu"
+    max_activation: float | None = None
+    """:attr:`TrainConfig.max_activation`: bound on every neuron's value on the training data."""
+    max_weight_sum: float | None = None
+    """:attr:`TrainConfig.max_weight_sum`: bound on ``Σ|w| + |b|`` of every neuron."""
+    lab_scale: float = 1.0
+    """α in nM of the lab setting a bounded model is designed for; its feasibility report covers that setting
+    and :data:`LAB_UNITS` (α = 1 nM)."""
 
     def config(self) -> TrainConfig:
         return TrainConfig(hidden=self.hidden, eps=self.eps, learning_rate=self.learning_rate, epochs=self.epochs,
                            batch_size=self.batch_size, seed=self.seed,
-                           activation=make_activation(self.activation, self.eps))
+                           activation=make_activation(self.activation, self.eps),
+                           max_activation=self.max_activation, max_weight_sum=self.max_weight_sum)
+
+    @property
+    def bounded(self) -> bool:
+        return self.max_activation is not None or self.max_weight_sum is not None
+
+    def lab_units(self) -> PhysicalUnits:
+        """:data:`LAB_UNITS` at α = :attr:`lab_scale` nM."""
+        return replace(LAB_UNITS, scale=self.lab_scale)
 
 
 ZOO: dict[str, ZooSpec] = {
@@ -91,8 +111,15 @@ ZOO: dict[str, ZooSpec] = {
         ZooSpec("digits", "digits", (16,), batch_size=64),
         ZooSpec("iris-power3", "iris", (8,), activation="power3"),
         ZooSpec("wine-saturating", "wine", (8,), activation="saturating"),
+        # designed for the lab (docs/dsd.md §1, "Networks a lab can afford"): every concentration <= 1.5 model
+        # units on the training data, Σ|w| + |b| <= 3 per neuron and a softer ReLU (eps 0.5: faster relaxation,
+        # so fewer gates used while settling, and more leak tolerated); passes every feasibility check at 20 nM
+        ZooSpec("iris-bounded", "iris", (8,), eps=0.5, max_activation=1.5, max_weight_sum=3.0, lab_scale=20.0),
     )
 }
+
+LAB_UNITS = PhysicalUnits(unit="nM", scale=1.0, q_max=1e6, gate_concentration=1e-6)
+"""The lab setting of the feasibility table in docs/dsd.md §1: α = 1 nM, q_max = 1e6 /M/s, gates and fuels 1 µM."""
 
 
 def dataset_for(spec: ZooSpec) -> Dataset:
@@ -127,10 +154,43 @@ def validate_model(
     return agreement, states
 
 
+def lab_feasibility(compiled: CompiledNetwork, x_test: np.ndarray, units: PhysicalUnits = LAB_UNITS) -> dict:
+    """The feasibility report at inputs 1 (model units, as in the docs table) and at the test sample that uses
+    the most gates, the largest gate use over the whole test split, and ``feasible``: no limit violated in
+    either report (the leak and the rates do not depend on the inputs; gate use does)."""
+    at_one = feasibility(compiled, units)
+    per_sample = [feasibility(compiled, units, x).max_gate_fraction for x in x_test]
+    worst = int(np.argmax(per_sample))
+    at_worst = feasibility(compiled, units, x_test[worst])
+    return {"units": asdict(units), "feasible": at_one.feasible and at_worst.feasible,
+            "at_inputs_one": json.loads(at_one.to_json()),
+            "worst_test_sample": {"index": worst, **json.loads(at_worst.to_json())},
+            "max_gate_fraction_test_split": float(per_sample[worst])}
+
+
+def bounds_line(spec: ZooSpec, network: FeedForwardNetwork, data: Dataset) -> str:
+    """The README line on a bounded model: the bounds and what they reach on the training and test data."""
+    parts = []
+    if spec.max_activation is not None:
+        parts.append(f"every neuron ≤ {spec.max_activation:g} on the training data\n  (largest value "
+                     f"{largest_activation(network, data.x_train):.3f} there, "
+                     f"{largest_activation(network, data.x_test):.3f} on the test split)")
+    if spec.max_weight_sum is not None:
+        largest = max(float(s.max()) for s in weight_sums(network))
+        parts.append(f"Σ|w| + |b| ≤ {spec.max_weight_sum:g} per neuron\n  (largest {largest:.3f})")
+    if not parts:
+        return ""
+    scales = sorted({LAB_UNITS.scale, spec.lab_scale})
+    return (f"- **Bounds** (docs/dsd.md §1): {'; '.join(parts)};\n  feasibility reports at α = "
+            f"{' and '.join(f'{a:g}' for a in scales)} nM (gates and fuels 1 µM) in "
+            f"`validation/{spec.name}/feasibility.txt`.\n")
+
+
 def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_acc: float,
                  agreement: ClassificationAgreement) -> str:
     net = compiled.network
     n_species, n_reactions = len(compiled.crn.species), len(compiled.crn.reactions)
+    bounds = bounds_line(spec, net, data)
     return f"""# {spec.name}
 
 - **Dataset**: {data.description}; stratified split with seed {spec.seed}: {len(data.x_train)} training
@@ -140,7 +200,7 @@ def model_readme(spec: ZooSpec, data: Dataset, compiled: CompiledNetwork, train_
   dy/dt = {net.activation.describe()} (eps = {net.eps:g}); time scale c = {compiled.time_scale:g}.
 - **Training**: JAX + optax AdamW, lr {spec.learning_rate:g}, batch {spec.batch_size}, up to {spec.epochs} epochs,
   early stopping on a 15 % validation split (`crn2sbml zoo --only {spec.name}` rebuilds it).
-- **Reaction network**: {n_species} species ({net.n_inputs} clamped inputs), {n_reactions} reactions.
+{bounds}- **Reaction network**: {n_species} species ({net.n_inputs} clamped inputs), {n_reactions} reactions.
 - **Network test accuracy**: {agreement.network_accuracy:.4f} (training accuracy {train_acc:.4f})
 - **CRN test accuracy** (every test sample settled in libRoadRunner from `model.xml`): {agreement.crn_accuracy:.4f};
   {agreement.agreeing_samples}/{agreement.n_samples} samples predict the same class as the network;
@@ -172,6 +232,8 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
     if spec.name == DEMO_MODEL and models.resolve() == MODELS.resolve():
         write_atomic(DEMO_WEIGHTS, files["weights.npz"])
     agreement, _ = validate_model(folder, data, validation / spec.name)
+    if spec.bounded:
+        write_feasibility(validation / spec.name, spec, compiled, data)
     train_acc = accuracy(result.network, data.x_train, data.y_train)
     write_atomic(folder / "README.md", model_readme(spec, data, compiled, train_acc, agreement))
     summary = {"model": spec.name, "shape": compiled.network.shape_text(), "spec": asdict(spec),
@@ -180,6 +242,23 @@ def build_model(spec: ZooSpec, models: Path = MODELS, validation: Path = VALIDAT
                **agreement.to_dict()}
     write_json(validation / spec.name / "summary.json", summary)
     return summary
+
+
+def write_feasibility(out: Path, spec: ZooSpec, compiled: CompiledNetwork, data: Dataset) -> None:
+    """``feasibility.json`` (:func:`lab_feasibility` at :data:`LAB_UNITS` and at ``spec.lab_units()``) and
+    ``feasibility.txt`` (the same reports as text)."""
+    settings = [LAB_UNITS] + ([spec.lab_units()] if spec.lab_scale != LAB_UNITS.scale else [])
+    reports, texts = [], []
+    for units in settings:
+        report = lab_feasibility(compiled, data.x_test, units)
+        reports.append(report)
+        worst = report["worst_test_sample"]["index"]
+        texts.append(f"== alpha = {units.scale:g} {units.unit}: {'feasible' if report['feasible'] else 'NOT feasible'}"
+                     f" ==\nAt inputs 1 (model units each):\n{feasibility(compiled, units).to_text()}\n"
+                     f"At test sample {worst}, the one that uses the most gates:\n"
+                     f"{feasibility(compiled, units, data.x_test[worst]).to_text()}")
+    write_json(out / "feasibility.json", {"model": spec.name, "settings": reports})
+    write_atomic(out / "feasibility.txt", "\n".join(texts))
 
 
 def build_zoo(names: list[str] | None = None, progress: bool = True, *, models: str | Path | None = None,

@@ -73,7 +73,7 @@ def _physical_units(args: argparse.Namespace):
 def _cmd_dsd(args: argparse.Namespace) -> int:
     from crn2sbml.compiler import compile_network
     from crn2sbml.dsd import dsd_files
-    from crn2sbml.dsd.verify import verify_network
+    from crn2sbml.dsd.verify import REQUIRED, verify_network
     from crn2sbml.io import commit_folder, load_weights
 
     network = load_weights(args.weights)
@@ -86,12 +86,25 @@ def _cmd_dsd(args: argparse.Namespace) -> int:
     print(f"{network.shape_text()} network: {summary['formal_reactions']} formal reactions -> {summary['gates']} "
           f"gates, {summary['fuels']} fuels, {summary['strands']} strands, {summary['nucleotides']} nt")
     for v in results or []:
-        verdicts = ", ".join(f"{m} {'passed' if ok else 'FAILED'}" for m, ok in v.results.items())
+        verdicts = ", ".join(f"{m} {'passed' if ok else 'FAILED'}{'' if m in v.required else ' (informative)'}"
+                             for m, ok in v.results.items())
         print(f"  {v.module}: {verdicts} ({v.enumerated_reactions} enumerated reactions, "
               f"{v.enumerate_seconds + v.verify_seconds:.1f} s)")
+        for note in v.notes:
+            print(f"    {note}")
     for path in written.values():
         print(f"  wrote {path}")
-    return 0 if results is None or all(v.passed for v in results) else 2
+    if results is None:
+        return 0
+    failed = [f"{v.module}: {', '.join(m for m in v.required if not v.results[m])}" for v in results if not v.passed]
+    if failed:
+        # exit status 2, as for the other checks (simulate, report, zoo): the run worked, the design did not
+        print(f"crn2sbml dsd: design found incorrect by a required check ({'; '.join(failed)}); see "
+              f"{written['dsd.json']}", file=sys.stderr)
+        return 2
+    ran = [m for m in REQUIRED if any(m in v.required for v in results)]
+    print(f"verification passed: {', '.join(ran)} in {len(results)} module(s) (informative checks aside)")
+    return 0
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -174,12 +187,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from crn2sbml.io import commit_folder, load_labelled_csv, write_json
     from crn2sbml.nn.activations import make_activation
     from crn2sbml.nn.datasets import check_labelled, load_dataset, split
-    from crn2sbml.nn.train import TrainConfig, accuracy, train
+    from crn2sbml.nn.train import TrainConfig, accuracy, check_config, largest_activation, train, weight_sums
     from crn2sbml.validate.inputs import check_labels, check_options
 
     # before any data is read: a bad option must not cost a dataset load or a JAX start
     check_options(hidden=args.hidden, epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
                   seed=args.seed, eps=args.eps, where="options")
+    activation = make_activation(args.activation, args.eps)
+    config = TrainConfig(hidden=tuple(args.hidden), eps=args.eps, learning_rate=args.lr, epochs=args.epochs,
+                         batch_size=args.batch_size, seed=args.seed, activation=activation,
+                         max_activation=args.max_activation, max_weight_sum=args.max_weight_sum)
+    check_config(config)
     if args.csv:
         x, y = check_labelled(*load_labelled_csv(args.csv), where=str(args.csv))
         if len(x) < 5:
@@ -191,9 +209,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data = load_dataset(args.dataset, seed=args.seed)
         x_train, x_test, y_train, y_test = data.x_train, data.x_test, data.y_train, data.y_test
         source = data.description
-    activation = make_activation(args.activation, args.eps)
-    config = TrainConfig(hidden=tuple(args.hidden), eps=args.eps, learning_rate=args.lr, epochs=args.epochs,
-                         batch_size=args.batch_size, seed=args.seed, activation=activation)
     started = time.perf_counter()
     result = train(x_train, y_train, config, progress=not args.quiet)
     seconds = time.perf_counter() - started
@@ -201,11 +216,24 @@ def _cmd_train(args: argparse.Namespace) -> int:
     commit_folder(args.out, model_folder_files(compiled))
     metrics = {"source": source, "train_accuracy": accuracy(result.network, x_train, y_train),
                "test_accuracy": accuracy(result.network, x_test, y_test), "best_epoch": result.best_epoch,
-               "epochs_run": len(result.history), "train_seconds": seconds}
+               "epochs_run": len(result.history), "train_seconds": seconds,
+               "max_activation": args.max_activation, "max_weight_sum": args.max_weight_sum,
+               "largest_activation_train": result.largest_activation,
+               "largest_activation_test": largest_activation(result.network, x_test),
+               "largest_weight_sum": max(float(s.max()) for s in weight_sums(result.network)),
+               "rescaled_neurons": [{"layer": i, "neuron": j, "factor": f} for i, j, f in result.rescaled]}
     write_json(Path(args.out) / "training.json", metrics)
     print(f"trained {result.network.shape_text()} ({args.activation}, eps {args.eps:g}) in {seconds:.1f} s: "
           f"test accuracy {metrics['test_accuracy']:.4f}; compiled to {len(compiled.crn.reactions)} reactions "
           f"in {args.out}/")
+    if args.max_activation is not None:
+        print(f"largest neuron value {metrics['largest_activation_train']:.4g} on the training data, "
+              f"{metrics['largest_activation_test']:.4g} on the test data (bound {args.max_activation:g}; "
+              f"{len(result.rescaled)} neuron(s) scaled down after training to keep it)")
+        if metrics["largest_activation_test"] > args.max_activation:
+            # the bound is enforced on the data the network was trained on; unseen inputs can exceed it
+            print(f"warning: the test data exceed the bound {args.max_activation:g}: largest neuron value "
+                  f"{metrics['largest_activation_test']:.4g}", file=sys.stderr)
     return 0
 
 
@@ -251,11 +279,12 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     summary = run_robustness(args.model, args.out, parse_list(args.volumes, "--volumes"),
                              parse_list(args.rate_cv, "--rate-cv"), replicates=args.replicates,
                              samples=args.samples, seed=args.seed, workers=args.workers, scheduler=args.scheduler,
-                             inputs=args.inputs, progress=not args.quiet, in_process=args.in_process)
+                             inputs=args.inputs, progress=not args.quiet, in_process=args.in_process,
+                             engine=args.engine)
     for row in summary["settings"]:
         score = row.get("accuracy", row["agreement"])
         print(f"{row['label']:>22}: {'accuracy' if 'accuracy' in row else 'agreement'} {score:.3f}, "
-              f"mean |error| {row['mean_abs_error']:.3g}")
+              f"mean |error| {row['mean_abs_error']:.3g} ({row['engine'] or 'closed form'})")
     print(f"{summary['n_tasks']} tasks in {summary['seconds']:.1f} s on {summary['cluster']}; wrote {args.out}")
     return 0
 
@@ -299,7 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_unit_options(p, required=False)
     p.add_argument("--verify", action="store_true",
                    help="enumerate dsd.pil with peppercorn and verify it with crnverifier (whole network up to "
-                        "20 reactions, otherwise neuron by neuron; minutes for large networks)")
+                        "20 reactions, otherwise neuron by neuron): exit status 2 unless pathway decomposition, "
+                        "integrated hybrid and bisimulation (modules up to 5 reactions) all pass (docs/dsd.md §3)")
     p.set_defaults(func=_cmd_dsd)
 
     from crn2sbml.simulate.registry import backend_names
@@ -335,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=defaults.EPOCHS)
     p.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE)
     p.add_argument("--seed", type=int, default=defaults.SEED)
+    p.add_argument("--max-activation", type=float, metavar="B",
+                   help="keep every neuron (hidden and output) at most B on the training data (docs/dsd.md §1)")
+    p.add_argument("--max-weight-sum", type=float, metavar="S",
+                   help="keep Σ|w| + |b| of every neuron of the compiled network at most S")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 
@@ -362,8 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weights .npz of a digits classifier to use instead of the shipped one (package data)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("robustness", help="finite molecule numbers (exact SSA) and rate-constant error: accuracy "
-                       "over a samples x settings x replicates grid on Dask")
+    from crn2sbml.stochastic.engines import engine_names
+
+    p = sub.add_parser("robustness", help="finite molecule numbers (exact SSA or chemical Langevin) and "
+                       "rate-constant error: accuracy over a samples x settings x replicates grid on Dask")
     p.add_argument("model", type=Path, help="folder written by `crn2sbml compile` (a zoo model brings its test set)")
     p.add_argument("--volumes", default="10,100,1000", help="Ω values, molecules per unit concentration")
     p.add_argument("--rate-cv", default="0.1,0.3", help="coefficients of variation of the rate constants")
@@ -374,6 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="tcp://host:port of a running Dask scheduler (default: a LocalCluster)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (1 thread each)")
     p.add_argument("--in-process", action="store_true", help="no Dask: run every task in this process")
+    p.add_argument("--engine", choices=engine_names(), default="auto",
+                   help="stochastic engine (auto: exact SSA where one run is affordable, chemical Langevin beyond)")
     p.add_argument("--out", type=Path, required=True, help="output folder (summary.json, tasks.csv, robustness.png)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_robustness)

@@ -1,4 +1,8 @@
-"""``crn2sbml robustness``: the ensemble grid for one model folder, written atomically to an output folder."""
+"""``crn2sbml robustness``: the ensemble grid for one model folder, written atomically to an output folder.
+
+``engine`` is a name of :data:`crn2sbml.stochastic.engines.ENGINES` or ``auto`` (exact SSA where one run is
+affordable, the chemical Langevin equation beyond); ``summary.json`` records which engine ran each setting and,
+for ``auto``, why."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import numpy as np
 from crn2sbml.errors import InputError
 from crn2sbml.io import commit_folder
 from crn2sbml.modelfolder import open_model_folder
+from crn2sbml.stochastic.engines import AUTO, get_engine
 from crn2sbml.stochastic.ensemble import local_client, result_table, run_ensemble, summarise
 from crn2sbml.stochastic.readout import settings_grid
 from crn2sbml.validate.robustness_plots import ensemble_figure
@@ -50,7 +55,8 @@ def samples_for(folder: Path, compiled, n_samples: int, inputs: Path | None) -> 
 
 def run_robustness(model: Path, out: Path, volumes: list[float], rate_cvs: list[float], *, replicates: int = 1,
                    samples: int = 10, seed: int = 0, workers: int = 2, scheduler: str | None = None,
-                   inputs: Path | None = None, progress: bool = True, in_process: bool = False) -> dict:
+                   inputs: Path | None = None, progress: bool = True, in_process: bool = False,
+                   engine: str = "auto") -> dict:
     """Run the grid and write ``summary.json``, ``tasks.csv`` and ``robustness.png`` into ``out``."""
     from tqdm import tqdm
 
@@ -60,21 +66,24 @@ def run_robustness(model: Path, out: Path, volumes: list[float], rate_cvs: list[
     compiled = opened.compiled
     x, labels = samples_for(Path(model), compiled, samples, inputs)
     settings = settings_grid(volumes, rate_cvs)
+    if engine != AUTO:
+        get_engine(engine)  # an unknown name fails before any work
     n_tasks = len(x) * len(settings) * replicates
     started = time.perf_counter()
     with tqdm(total=n_tasks, desc="robustness", unit="task", disable=not progress) as bar:
         if in_process:
             result = run_ensemble(compiled, x, settings, replicates=replicates, base_seed=seed, labels=labels,
-                                  progress=bar.update)
+                                  progress=bar.update, engine=engine)
         else:
             with local_client(workers, scheduler) as client:
                 result = run_ensemble(compiled, x, settings, replicates=replicates, base_seed=seed, labels=labels,
-                                      client=client, progress=bar.update)
+                                      client=client, progress=bar.update, engine=engine)
     seconds = time.perf_counter() - started
     rows = summarise(result)
     summary = {
         "model": str(model), "shape": compiled.network.shape_text(), "n_samples": len(x), "replicates": replicates,
-        "base_seed": seed, "n_tasks": n_tasks, "seconds": seconds,
+        "base_seed": seed, "n_tasks": n_tasks, "seconds": seconds, "engine": engine,
+        "engine_reasons": result.meta.get("engine_reasons", {}),
         "cluster": scheduler or ("in-process" if in_process else f"LocalCluster({workers} processes x 1 thread)"),
         "machine": platform.platform(),
         "readout": {"burn_in": result.readout.burn_in, "window": result.readout.window, "step": result.readout.step},

@@ -74,10 +74,15 @@ def test_cli_robustness_writes_summary_csv_and_figure(tmp_path):
                  "--samples", "2", "--in-process", "-q", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_tasks"] == 2 * 3 and len(summary["settings"]) == 3
+    # auto: one exact SSA run of this small network at Ω = 10 is cheap, so rebop ran; Ω = ∞ is closed form
+    assert [r["engine"] for r in summary["settings"]] == ["rebop", "rebop", None]
+    assert summary["engine"] == "auto" and "exact SSA" in summary["engine_reasons"]["10"]
     assert (out / "tasks.csv").read_text().count("\n") == 1 + 6
     assert (out / "robustness.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["robustness", str(model), "--inputs", str(inputs), "--volumes", "ten", "--out",
                  str(tmp_path / "o2")]) == 1
+    with pytest.raises(SystemExit):  # argparse refuses an engine that is not registered
+        main(["robustness", str(model), "--engine", "tau-leaping", "--out", str(tmp_path / "o3")])
 
 
 def test_bad_grid_raises():

@@ -13,6 +13,7 @@ import pytest
 from crn2sbml.compiler import compile_network
 from crn2sbml.errors import InputError
 from crn2sbml.nn.network import FeedForwardNetwork
+from crn2sbml.stochastic.engines import make_engine
 from crn2sbml.stochastic.lna import lna_covariance, lna_matrices, smoothed_relu_jacobian
 from crn2sbml.stochastic.perturb import lognormal_factors, perturbed_fixed_point
 from crn2sbml.stochastic.readout import Setting, settings_grid, task_seeds
@@ -21,7 +22,6 @@ from crn2sbml.stochastic.ssa import (
     RoadRunnerSSA,
     birth_death_stationary,
     input_counts,
-    make_ssa,
     stochastic_sbml,
 )
 
@@ -49,7 +49,7 @@ def batch_stats(values: np.ndarray, n_batches: int = 40) -> tuple[np.ndarray, np
 
 def stationary(engine: str, compiled, x, omega, t_end, seed, convention="exact", burn=20.0) -> np.ndarray:
     n_points = int(t_end / 0.5) + 1  # 0.5 time units between records: ~0.4 relaxation times
-    trajectory = make_ssa(engine, compiled, omega, convention).run(x, t_end, n_points, seed=seed)
+    trajectory = make_engine(engine, compiled, omega, convention=convention).run(x, t_end, n_points, seed=seed)
     return trajectory.concentrations[trajectory.times >= burn]
 
 
@@ -90,6 +90,24 @@ def test_roadrunner_gillespie_on_plain_sbml_uses_the_squared_convention():
     assert stochastic_sbml(compile_sbml(compiled), 5.0, "exact").count("<minus/>") == 1
 
 
+def test_stochastic_sbml_writes_rate_factors_into_the_rate_constants():
+    import libsbml
+
+    compiled = compile_network(net_221())
+    reactions = compiled.crn.reactions
+    factors = {reactions[0].id: 1.5, reactions[3].id: 0.25}
+    model = libsbml.readSBMLFromString(stochastic_sbml(compile_sbml(compiled), 20.0, "exact", factors)).getModel()
+    for reaction in reactions:
+        k = model.getReaction(reaction.id).getKineticLaw().getLocalParameter("k").getValue()
+        assert np.isclose(k, reaction.rate_constant * factors.get(reaction.id, 1.0), rtol=1e-14, atol=0)
+    with pytest.raises(InputError, match="not in the model"):
+        stochastic_sbml(compile_sbml(compiled), 20.0, "exact", {"nope": 2.0})
+    with pytest.raises(InputError, match="finite and > 0"):
+        stochastic_sbml(compile_sbml(compiled), 20.0, "exact", {reactions[0].id: -1.0})
+    with pytest.raises(InputError):
+        RoadRunnerSSA(compiled, 20.0, rate_factors=np.ones(2))
+
+
 def compile_sbml(compiled) -> str:
     from crn2sbml.export.sbml import to_sbml
 
@@ -112,7 +130,7 @@ def test_seeds_reproduce_runs_and_differ_between_seeds():
     compiled = compile_network(net_221())
     x = np.array([0.6, 0.5])
     for engine in ("rebop", "roadrunner"):
-        sim = make_ssa(engine, compiled, 20.0)
+        sim = make_engine(engine, compiled, 20.0)
         first, again, other = (sim.run(x, 20.0, 41, seed=s).counts for s in (3, 3, 4))
         assert np.array_equal(first, again) and not np.array_equal(first, other), engine
 
@@ -129,6 +147,19 @@ def test_lna_jacobian_closed_form_and_variance_match_ssa_at_moderate_omega():
     _, _, var, var_se = batch_stats(stationary("rebop", compiled, x, omega, 4000.0, seed=7))
     # LNA is exact to leading order in 1/Ω: allow the statistical error plus a 5 % O(1/Ω) correction
     assert np.all(np.abs(var - np.diag(cov)) < Z * var_se + 0.05 * np.diag(cov)), (var, np.diag(cov))
+
+
+def test_lna_at_exact_inputs_scales_as_one_over_omega_and_rounding_moves_the_fixed_point():
+    compiled = compile_network(net_221())
+    x = np.array([0.64, 0.57])  # at Ω = 10: 6.4 and 5.7 molecules, rounded to 6 and 6
+    exact = [lna_covariance(compiled, x, omega, round_inputs=False) * omega for omega in (10.0, 1e3)]
+    assert np.allclose(exact[0], exact[1], rtol=1e-12)
+    assert np.allclose(lna_covariance(compiled, x, 1e3, round_inputs=False) * 1e3,
+                       lna_covariance(compiled, x, 1e3) * 1e3, rtol=1e-12)  # 640 and 570 molecules: no rounding
+    rounded = lna_covariance(compiled, x, 10.0) * 10.0
+    assert np.allclose(rounded, lna_covariance(compiled, np.array([0.6, 0.6]), 1e4, round_inputs=False) * 1e4,
+                       rtol=1e-12)
+    assert not np.allclose(rounded, exact[0], rtol=1e-3)
 
 
 def test_closed_form_perturbed_fixed_point_matches_roadrunner_settle_of_perturbed_sbml():
@@ -200,5 +231,5 @@ def test_bad_arguments_raise_typed_errors():
     with pytest.raises(InputError):
         Setting(10, -0.1)
     with pytest.raises(InputError):
-        make_ssa("gillespy", compiled, 10)
+        make_engine("gillespy", compiled, 10)
     assert list(input_counts(np.array([0.04, 0.26]), 10)) == [0, 3]

@@ -1,10 +1,14 @@
 """Ensembles of stochastic / perturbed implementations: the samples × settings × replicates grid on Dask.
 
-:func:`run_ensemble` runs every task of the grid (:func:`crn2sbml.stochastic.readout.run_task`) either in this
-process (``client=None``) or on a dask.distributed cluster: a :class:`~distributed.LocalCluster` of processes
-with one thread each (:func:`local_client`) or an existing scheduler (``tcp://host:port``). Each task's
-randomness comes from its own SeedSequence, so the result is bit-for-bit the same whatever the number of
-workers or the order tasks finish in (a test compares a 2-worker cluster with a single-process run).
+:func:`run_ensemble` runs every task of the grid with a stochastic engine (:mod:`crn2sbml.stochastic.engines`;
+``auto`` picks per Ω). Tasks of a one-at-a-time engine (the exact SSAs, :func:`crn2sbml.stochastic.readout.run_task`)
+run either in this process (``client=None``) or on a dask.distributed cluster: a
+:class:`~distributed.LocalCluster` of processes with one thread each (:func:`local_client`) or an existing
+scheduler (``tcp://host:port``). The settings of a batched engine (the CLE) run here, all samples × replicates
+of a setting in one call (:func:`~crn2sbml.stochastic.readout.run_tasks_batched`), while the cluster works on
+the rest. Each task's randomness comes from its own SeedSequence, so the result is bit-for-bit the same whatever
+the number of workers, the order tasks finish in or the batch they ran in (tests compare a 2-worker cluster with
+a single-process run, and a CLE batch with its tasks run one by one).
 :func:`summarise` turns the readouts into accuracy and output error per setting.
 """
 
@@ -19,7 +23,8 @@ import numpy as np
 
 from crn2sbml.compiler import CompiledNetwork
 from crn2sbml.errors import InputError, SimulationError
-from crn2sbml.stochastic.readout import Readout, Setting, run_task
+from crn2sbml.stochastic.engines import AUTO, choose_engine, get_engine
+from crn2sbml.stochastic.readout import Readout, Setting, run_task, run_tasks_batched
 
 Progress = Callable[[int], object]
 
@@ -35,6 +40,7 @@ class EnsembleResult:
     labels: np.ndarray | None
     base_seed: int
     readout: Readout
+    engines: tuple[str | None, ...] = ()
     meta: dict = field(default_factory=dict)
 
 
@@ -47,22 +53,58 @@ def _check_grid(x: np.ndarray, settings: list[Setting], replicates: int) -> None
         raise InputError("no samples to run")
 
 
+def resolve_engines(compiled: CompiledNetwork, x: np.ndarray, settings: list[Setting], readout: Readout,
+                    engine: str) -> tuple[list[str | None], dict[str, str]]:
+    """The engine of every setting (``None`` for Ω = ∞) and, for ``auto``, the reason per Ω."""
+    if engine != AUTO:
+        get_engine(engine)  # an unknown name fails here, before anything runs
+    names: list[str | None] = []
+    reasons: dict[str, str] = {}
+    for setting in settings:
+        if setting.omega is None:
+            names.append(None)
+        elif engine == AUTO:
+            choice = choose_engine(compiled, x, setting.omega, readout)
+            reasons[f"{setting.omega:g}"] = choice.reason
+            names.append(choice.name)
+        else:
+            names.append(engine)
+    return names, reasons
+
+
 def run_ensemble(compiled: CompiledNetwork, x: np.ndarray, settings: list[Setting], *, replicates: int = 1,
                  base_seed: int = 0, labels: np.ndarray | None = None, client: object | None = None,
-                 readout: Readout | None = None, progress: Progress | None = None) -> EnsembleResult:
-    """Every (sample, setting, replicate) task; on ``client`` (a ``distributed.Client``) or in this process.
+                 readout: Readout | None = None, progress: Progress | None = None,
+                 engine: str = "rebop") -> EnsembleResult:
+    """Every (sample, setting, replicate) task with ``engine`` (a name of
+    :data:`~crn2sbml.stochastic.engines.ENGINES`, or ``auto``); one-at-a-time tasks on ``client`` (a
+    ``distributed.Client``) or in this process, batched settings in this process.
 
-    ``progress(1)`` is called as each task completes (in completion order on a cluster).
+    ``progress(k)`` is called as tasks complete (in completion order on a cluster; per setting when batched).
     """
     x = compiled.network.check_inputs(x)
     _check_grid(x, settings, replicates)
     readout = readout or Readout.for_compiled(compiled)
+    names, reasons = resolve_engines(compiled, x, settings, readout, engine)
+    batched = [s for s, name in enumerate(names) if name is not None and get_engine(name).batched]
     n_out = compiled.network.n_outputs
-    outputs = np.full((x.shape[0], len(settings), int(replicates), n_out), np.nan)
-    grid = [(i, s, r) for i in range(x.shape[0]) for s in range(len(settings)) for r in range(int(replicates))]
+    reps = int(replicates)
+    outputs = np.full((x.shape[0], len(settings), reps, n_out), np.nan)
+    grid = [(i, s, r) for i in range(x.shape[0]) for s in range(len(settings)) for r in range(reps)
+            if s not in batched]
+
+    def run_batched() -> None:
+        for s in batched:
+            outputs[:, s] = run_tasks_batched(compiled, x, settings[s], base_seed, s, reps, readout,
+                                              names[s] or "cle")
+            if progress is not None:
+                progress(x.shape[0] * reps)
+
     if client is None:
+        run_batched()
         for i, s, r in grid:
-            outputs[i, s, r] = run_task(compiled, x[i], settings[s], base_seed, i, s, r, readout)
+            outputs[i, s, r] = run_task(compiled, x[i], settings[s], base_seed, i, s, r, readout,
+                                        names[s] or "rebop")
             if progress is not None:
                 progress(1)
     else:
@@ -74,9 +116,10 @@ def run_ensemble(compiled: CompiledNetwork, x: np.ndarray, settings: list[Settin
         futures = {}
         for i, s, r in grid:
             future = client.submit(run_task, shared, x[i], settings[s], base_seed, i, s, r, readout,  # type: ignore[attr-defined]
-                                   pure=False)
+                                   names[s] or "rebop", pure=False)
             futures[future] = (i, s, r)
         try:
+            run_batched()  # here, while the cluster works on the tasks
             for future in as_completed(futures):
                 i, s, r = futures[future]
                 try:
@@ -90,7 +133,7 @@ def run_ensemble(compiled: CompiledNetwork, x: np.ndarray, settings: list[Settin
             client.cancel(list(futures))  # type: ignore[attr-defined]
     reference = compiled.network.forward(x)
     return EnsembleResult(outputs, tuple(settings), reference, None if labels is None else np.asarray(labels),
-                          int(base_seed), readout)
+                          int(base_seed), readout, tuple(names), {"engine_reasons": reasons})
 
 
 @contextlib.contextmanager
@@ -121,6 +164,7 @@ def summarise(result: EnsembleResult) -> list[dict]:
         predicted = out.argmax(-1)
         error = np.abs(out - result.reference[:, None, :])
         row = {"omega": setting.omega, "rate_cv": setting.rate_cv, "label": setting.label,
+               "engine": result.engines[s] if result.engines else None,
                "agreement": float(np.mean(predicted == reference_class[:, None])),
                "mean_abs_error": float(error.mean()), "max_abs_error": float(error.max()),
                "n_samples": int(out.shape[0]), "replicates": int(out.shape[1])}

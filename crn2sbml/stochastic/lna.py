@@ -90,27 +90,31 @@ def smoothed_relu_jacobian(compiled: CompiledNetwork, x: np.ndarray) -> np.ndarr
     return jac
 
 
-def lna_covariance(compiled: CompiledNetwork, x: np.ndarray, omega: float) -> np.ndarray:
-    """Stationary covariance of ``counts/Ω`` of the neurons (in neuron order) at Ω, to leading order."""
+def lna_covariance(compiled: CompiledNetwork, x: np.ndarray, omega: float, round_inputs: bool = True) -> np.ndarray:
+    """Stationary covariance of ``counts/Ω`` of the neurons (in neuron order) at Ω, to leading order, around the
+    fixed point at the inputs an SSA sees (``round(Ω·x)/Ω``), or at ``x`` itself with ``round_inputs=False``
+    (then the covariance is exactly ``C/Ω`` with ``C`` independent of Ω)."""
     omega = check_omega(omega)
-    _, jac, diffusion = lna_matrices(compiled, effective_inputs(x, omega))
+    _, jac, diffusion = lna_matrices(compiled, effective_inputs(x, omega if round_inputs else None))
     cov = scipy.linalg.solve_continuous_lyapunov(jac, -diffusion / omega)
     if not np.all(np.isfinite(cov)):
         raise SimulationError("the Lyapunov equation has no finite solution (Jacobian not stable)")
     return 0.5 * (cov + cov.T)
 
 
-def lna_window_covariance(compiled: CompiledNetwork, x: np.ndarray, omega: float, window: float) -> np.ndarray:
+def lna_window_covariance(compiled: CompiledNetwork, x: np.ndarray, omega: float, window: float,
+                          round_inputs: bool = True) -> np.ndarray:
     """Covariance of the *time average* of ``counts/Ω`` over a window of length ``window`` (stationary state).
 
     With ``Cov(y(t+τ), y(t)) = e^{Jτ} C`` the average over ``[0, W]`` has covariance
-    ``(M C + C Mᵀ)/W²`` with ``M = ∫₀^W (W − τ) e^{Jτ} dτ = J⁻²(e^{JW} − I) − W J⁻¹``.
+    ``(M C + C Mᵀ)/W²`` with ``M = ∫₀^W (W − τ) e^{Jτ} dτ = J⁻²(e^{JW} − I) − W J⁻¹``. ``round_inputs``
+    as for :func:`lna_covariance`.
     """
     if not (np.isfinite(window) and window > 0):
         raise InputError(f"window must be finite and > 0, got {window!r}")
     omega = check_omega(omega)
-    _, jac, _ = lna_matrices(compiled, effective_inputs(x, omega))
-    cov = lna_covariance(compiled, x, omega)
+    _, jac, _ = lna_matrices(compiled, effective_inputs(x, omega if round_inputs else None))
+    cov = lna_covariance(compiled, x, omega, round_inputs)
     inv = np.linalg.inv(jac)
     m = inv @ inv @ (scipy.linalg.expm(jac * window) - np.eye(len(jac))) - window * inv
     out = (m @ cov + cov @ m.T) / window**2

@@ -10,7 +10,9 @@ than the relaxation time ``τ`` (:func:`crn2sbml.stochastic.lna.lna_window_covar
 A :class:`Setting` is one implementation condition: Ω molecules per unit concentration (``None``: the
 deterministic limit) and a coefficient of variation of the rate constants (0: exact rates). Every task draws its
 randomness from ``SeedSequence(base_seed, spawn_key=(sample, setting, replicate))``: the first child gives the
-rate factors, the second the SSA seed, so a task's result does not depend on where or in which order it ran.
+rate factors, the second the engine's seed (the SSA's seed, or the CLE's key), so a task's result does not depend
+on where, in which order or in which batch it ran, and a task run by two engines is the same perturbed
+implementation.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ import numpy as np
 
 from crn2sbml.compiler import CompiledNetwork
 from crn2sbml.errors import InputError
+from crn2sbml.stochastic.engines import get_engine
 from crn2sbml.stochastic.perturb import check_cv, lognormal_factors, perturbed_outputs
-from crn2sbml.stochastic.ssa import RebopSSA, check_omega
+from crn2sbml.stochastic.ssa import check_omega
 
 BURN_IN_RELAXATION_TIMES = 5.0
 """Burn-in per layer, in slowest relaxation times (e^-5 ≈ 0.7 % of the initial distance left per layer)."""
@@ -95,8 +98,10 @@ def task_seeds(base_seed: int, sample: int, setting: int, replicate: int) -> tup
 
 
 def run_task(compiled: CompiledNetwork, x: np.ndarray, setting: Setting, base_seed: int, sample: int,
-             setting_index: int, replicate: int, readout: Readout | None = None) -> np.ndarray:
-    """The readout ``(n_outputs,)`` of one implementation of ``compiled`` for input row ``x``."""
+             setting_index: int, replicate: int, readout: Readout | None = None,
+             engine: str = "rebop") -> np.ndarray:
+    """The readout ``(n_outputs,)`` of one implementation of ``compiled`` for input row ``x``, run by ``engine``
+    (a name in :data:`~crn2sbml.stochastic.engines.ENGINES`)."""
     rng, ssa_seed = task_seeds(base_seed, sample, setting_index, replicate)
     factors = None
     if setting.rate_cv > 0:
@@ -104,7 +109,29 @@ def run_task(compiled: CompiledNetwork, x: np.ndarray, setting: Setting, base_se
     if setting.omega is None:
         return perturbed_outputs(compiled, x, factors)[0, 0]
     readout = readout or Readout.for_compiled(compiled)
-    trajectory = RebopSSA(compiled, setting.omega, rate_factors=factors).run(x, readout.t_end, readout.n_points,
-                                                                                seed=ssa_seed)
+    trajectory = get_engine(engine)(compiled, setting.omega, rate_factors=factors).run(
+        x, readout.t_end, readout.n_points, seed=ssa_seed)
     n_out = compiled.network.n_outputs
     return trajectory.window_mean(readout.burn_in)[-n_out:]
+
+
+def run_tasks_batched(compiled: CompiledNetwork, x: np.ndarray, setting: Setting, base_seed: int,
+                      setting_index: int, replicates: int, readout: Readout, engine: str = "cle") -> np.ndarray:
+    """The readouts ``(n_samples, replicates, n_outputs)`` of every task of one setting with a batched engine,
+    in one call: the same seeds and rate factors as :func:`run_task` gives each task."""
+    if setting.omega is None:
+        raise InputError("batched runs are for a finite Ω; the deterministic setting needs no engine")
+    entry = get_engine(engine)
+    if not entry.batched:
+        raise InputError(f"engine {engine!r} runs one trajectory at a time; use run_task")
+    rows = [(i, r) for i in range(x.shape[0]) for r in range(int(replicates))]
+    seeds, factors = [], []
+    for i, r in rows:
+        rng, seed = task_seeds(base_seed, i, setting_index, r)
+        seeds.append(seed)
+        if setting.rate_cv > 0:
+            factors.append(lognormal_factors(rng, 1, len(compiled.crn.reactions), setting.rate_cv)[0])
+    sim = entry(compiled, setting.omega)
+    out = sim.readouts(x[[i for i, _ in rows]], seeds, readout, rate_factors=np.array(factors) if factors else None)
+    n_out = compiled.network.n_outputs
+    return out[:, -n_out:].reshape(x.shape[0], int(replicates), n_out)

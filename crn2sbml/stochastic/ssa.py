@@ -20,7 +20,8 @@ number of input molecules too); catalysts are never consumed, so their counts st
 
 Two engines: :class:`RebopSSA` (rebop, Rust; the throughput path) and :class:`RoadRunnerSSA` (libRoadRunner's
 gillespie integrator on the SBML with compartment volume Ω and, for the exact convention, kinetic laws with
-the falling factorial). Both take explicit seeds; both return :class:`Trajectory` objects.
+the falling factorial). Both take explicit seeds and rate factors; both return :class:`Trajectory` objects.
+They are registered, with the chemical Langevin equation, in :mod:`crn2sbml.stochastic.engines`.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def check_convention(convention: str) -> Convention:
     return convention  # type: ignore[return-value]
 
 
+def check_rate_factors(rate_factors: np.ndarray | None, n_reactions: int) -> np.ndarray:
+    """One finite positive factor per reaction (all 1 for ``None``), or InputError."""
+    factors = np.ones(n_reactions) if rate_factors is None else np.asarray(rate_factors, dtype=float)
+    if factors.shape != (n_reactions,) or not np.all(np.isfinite(factors) & (factors > 0)):
+        raise InputError(f"rate_factors must be {n_reactions} finite positive numbers, one per reaction")
+    return factors
+
+
 def input_counts(x: np.ndarray, omega: float) -> np.ndarray:
     """Molecules of each clamped input species: ``round(Ω·x)`` (integers, as in a real implementation)."""
     return np.rint(np.asarray(x, dtype=float) * check_omega(omega)).astype(np.int64)
@@ -87,8 +96,9 @@ def propensity(reaction: Reaction, counts: dict[str, int], omega: float, convent
 class Trajectory:
     """Molecule counts of the neuron species on a regular time grid.
 
-    ``times``: ``(n_points,)``; ``counts``: ``(n_points, n_neurons)`` in the compiled network's neuron order;
-    ``omega``: Ω; ``seed``: the seed the run used; ``engine``: ``"rebop"`` or ``"roadrunner"``.
+    ``times``: ``(n_points,)``; ``counts``: ``(n_points, n_neurons)`` in the compiled network's neuron order
+    (integers from an SSA, the real-valued ``Ω·y`` from the chemical Langevin equation); ``omega``: Ω;
+    ``seed``: the seed the run used; ``engine``: the engine's name (:mod:`crn2sbml.stochastic.engines`).
     """
 
     times: np.ndarray
@@ -112,7 +122,8 @@ class Trajectory:
         return self.concentrations[keep].mean(axis=0)
 
 
-def _grid(t_end: float, n_points: int) -> tuple[float, int]:
+def check_grid(t_end: float, n_points: int) -> tuple[float, int]:
+    """``(t_end, n_points)`` of a recording grid from 0, or InputError."""
     if not (math.isfinite(t_end) and t_end > 0):
         raise InputError(f"simulation end time must be finite and > 0, got {t_end!r}")
     if int(n_points) < 2:
@@ -120,7 +131,8 @@ def _grid(t_end: float, n_points: int) -> tuple[float, int]:
     return float(t_end), int(n_points)
 
 
-def _seed(seed: int) -> int:
+def check_seed(seed: int) -> int:
+    """A run's seed: an integer in ``[0, 2^63)``, or InputError."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**63:
         raise InputError(f"seed must be an integer in [0, 2^63), got {seed!r}")
     return int(seed)
@@ -143,9 +155,7 @@ class RebopSSA:
         self.omega = check_omega(omega)
         self.convention = check_convention(convention)
         reactions = compiled.crn.reactions
-        factors = np.ones(len(reactions)) if rate_factors is None else np.asarray(rate_factors, dtype=float)
-        if factors.shape != (len(reactions),) or not np.all(np.isfinite(factors) & (factors > 0)):
-            raise InputError(f"rate_factors must be {len(reactions)} finite positive numbers")
+        factors = check_rate_factors(rate_factors, len(reactions))
         self._system = rebop.Gillespie()
         for reaction, factor in zip(reactions, factors, strict=True):
             reactants = [s for s, m in reaction.reactants for _ in range(m)]
@@ -163,7 +173,7 @@ class RebopSSA:
             initial_counts: np.ndarray | None = None) -> Trajectory:
         """One trajectory for input ``x`` (``(n_inputs,)`` concentrations) from ``initial_counts`` (default no
         neuron molecules) to ``t_end``, recorded at ``n_points`` equally spaced times from 0."""
-        t_end, n_points = _grid(t_end, n_points)
+        t_end, n_points = check_grid(t_end, n_points)
         compiled = self.compiled
         x = compiled.network.check_inputs(x)
         if x.shape[0] != 1:
@@ -175,20 +185,22 @@ class RebopSSA:
             if start.shape != (len(neurons),) or np.any(start < 0):
                 raise InputError(f"initial_counts must be {len(neurons)} non-negative integers")
             init.update(zip(neurons, (int(n) for n in start), strict=True))
-        data = self._system.run(init, t_end, n_points - 1, rng=_seed(seed), var_names=list(neurons))
+        data = self._system.run(init, t_end, n_points - 1, rng=check_seed(seed), var_names=list(neurons))
         counts = np.stack([np.asarray(data[s].values) for s in neurons], axis=1).astype(np.int64)
         return Trajectory(np.asarray(data["time"].values, dtype=float), counts, neurons, self.omega, int(seed),
                           self.engine)
 
 
-def stochastic_sbml(sbml: str, omega: float, convention: str = "exact") -> str:
+def stochastic_sbml(sbml: str, omega: float, convention: str = "exact",
+                    rate_factors: dict[str, float] | None = None) -> str:
     """The elementary SBML of a compiled model, made ready for a stochastic simulator at Ω.
 
     The compartment ``cell`` gets volume Ω, so that a species' amount equals ``Ω·concentration``, i.e. its
     molecule count when concentrations are in units of 1/Ω; every kinetic law stays ``cell·k·Π reactants``
     with concentrations, which on counts is ``k·Ω^(1−order)·Π n``. For the exact convention each reactant
     ``S`` of stoichiometry ``m > 1`` becomes the falling factorial ``S·(S − 1/cell)·…`` in concentrations,
-    i.e. ``n(n−1)…/Ω^m`` in counts. Rate constants are unchanged.
+    i.e. ``n(n−1)…/Ω^m`` in counts. Rate constants are unchanged, except that ``rate_factors`` (reaction id ->
+    positive factor) multiplies them: a perturbed implementation.
     """
     import libsbml
 
@@ -202,19 +214,29 @@ def stochastic_sbml(sbml: str, omega: float, convention: str = "exact") -> str:
     if compartment is None or model.getNumCompartments() != 1:
         raise SimulationError("stochastic_sbml: expected crn2sbml's single compartment 'cell'")
     compartment.setSize(omega)
+    factors = dict(rate_factors or {})
+    unknown = sorted(set(factors) - {r.getId() for r in model.getListOfReactions()})
+    if unknown:
+        raise InputError(f"stochastic_sbml: rate factors for reactions not in the model: {unknown[:5]}")
+    bad = sorted(r for r, f in factors.items() if not (math.isfinite(f) and f > 0))
+    if bad:
+        raise InputError(f"stochastic_sbml: rate factors must be finite and > 0 (reactions {bad[:5]})")
     for reaction in model.getListOfReactions():
         law = reaction.getKineticLaw()
         if law is None or law.getLocalParameter("k") is None:
             raise SimulationError(f"stochastic_sbml: reaction {reaction.getId()!r} is not elementary mass action "
                                   "(load the elementary encoding, model.xml)")
-        factors = ["cell", "k"]
+        if reaction.getId() in factors:
+            k = law.getLocalParameter("k")
+            k.setValue(k.getValue() * factors[reaction.getId()])
+        terms = ["cell", "k"]
         for ref in reaction.getListOfReactants():
             species, m = ref.getSpecies(), int(round(ref.getStoichiometry()))
             if convention == "exact":
-                factors += [species] + [f"({species} - {i}/cell)" for i in range(1, m)]
+                terms += [species] + [f"({species} - {i}/cell)" for i in range(1, m)]
             else:
-                factors += [species] * m
-        ast = libsbml.parseL3Formula(" * ".join(factors))
+                terms += [species] * m
+        ast = libsbml.parseL3Formula(" * ".join(terms))
         if ast is None or law.setMath(ast) != libsbml.LIBSBML_OPERATION_SUCCESS:
             raise SimulationError(f"stochastic_sbml: could not rewrite the kinetic law of {reaction.getId()!r}")
     return libsbml.writeSBMLToString(doc)
@@ -224,21 +246,25 @@ class RoadRunnerSSA:
     """libRoadRunner's gillespie integrator on ``stochastic_sbml(sbml, Ω, convention)``.
 
     Settings used: ``variable_step_size`` off (a regular output grid, like rebop's), ``seed`` set before every
-    run, ``nonnegative`` left off (counts cannot go negative in an SSA). Slower than rebop (33 s against 12 s
+    run, ``nonnegative`` left off (counts cannot go negative in an SSA). ``rate_factors`` as for
+    :class:`RebopSSA` (written into the SBML's rate constants). Slower than rebop (33 s against 12 s
     for one 60 s run of iris at Ω = 1,000) but it is the mission's toolchain, run on the SBML itself.
     """
 
     engine = "roadrunner"
 
     def __init__(self, compiled: CompiledNetwork, omega: float, convention: str = "exact",
-                 sbml: str | None = None) -> None:
+                 rate_factors: np.ndarray | None = None, sbml: str | None = None) -> None:
         from crn2sbml.export.sbml import to_sbml
         from crn2sbml.simulate.roadrunner import load_roadrunner
 
         self.compiled = compiled
         self.omega = check_omega(omega)
         self.convention = check_convention(convention)
-        text = stochastic_sbml(sbml if sbml is not None else to_sbml(compiled), self.omega, self.convention)
+        factors = check_rate_factors(rate_factors, len(compiled.crn.reactions))
+        by_id = {r.id: float(f) for r, f in zip(compiled.crn.reactions, factors, strict=True) if f != 1.0}
+        text = stochastic_sbml(sbml if sbml is not None else to_sbml(compiled), self.omega, self.convention,
+                               by_id)
         # through crn2sbml's loader: the text is checked SBML, and every model in the process uses the same JIT
         # backend (models from two backends in one process crashed libRoadRunner)
         self._rr = load_roadrunner(text)
@@ -248,7 +274,7 @@ class RoadRunnerSSA:
     def run(self, x: np.ndarray, t_end: float, n_points: int, seed: int,
             initial_counts: np.ndarray | None = None) -> Trajectory:
         """As :meth:`RebopSSA.run` (amounts in a compartment of volume Ω are molecule counts)."""
-        t_end, n_points = _grid(t_end, n_points)
+        t_end, n_points = check_grid(t_end, n_points)
         compiled = self.compiled
         x = compiled.network.check_inputs(x)
         if x.shape[0] != 1:
@@ -265,7 +291,7 @@ class RoadRunnerSSA:
         for species, n in zip(neurons, start, strict=True):
             rr.setValue(f"init({species})", float(n))
         rr.reset()
-        rr.getIntegrator().setValue("seed", _seed(seed))
+        rr.getIntegrator().setValue("seed", check_seed(seed))
         try:
             result = rr.simulate(0.0, t_end, n_points, selections=["time", *neurons])
         except Exception as exc:
@@ -273,16 +299,6 @@ class RoadRunnerSSA:
         data = np.asarray(result)
         return Trajectory(data[:, 0].copy(), np.rint(data[:, 1:]).astype(np.int64), neurons, self.omega, int(seed),
                           self.engine)
-
-
-def make_ssa(engine: str, compiled: CompiledNetwork, omega: float, convention: str = "exact",
-             **options: object) -> RebopSSA | RoadRunnerSSA:
-    """``"rebop"`` or ``"roadrunner"`` on ``compiled`` at Ω."""
-    if engine == "rebop":
-        return RebopSSA(compiled, omega, convention, **options)  # type: ignore[arg-type]
-    if engine == "roadrunner":
-        return RoadRunnerSSA(compiled, omega, convention, **options)  # type: ignore[arg-type]
-    raise InputError(f"unknown SSA engine {engine!r}; choose rebop or roadrunner")
 
 
 def birth_death_stationary(compiled: CompiledNetwork, x: np.ndarray, omega: float,

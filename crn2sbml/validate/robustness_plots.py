@@ -30,28 +30,30 @@ def ensemble_figure(title: str, rows: list[dict]) -> bytes:
 
 
 def omega_figure(per_model: dict[str, dict]) -> bytes:
-    """Per zoo model: SSA and LNA-Gaussian accuracy relative to the deterministic accuracy, against Ω."""
-    plt, fig, (ax1, ax2) = new_figure(10.0, 4.0)
+    """Left: accuracy / deterministic accuracy vs Ω (CLE lines, LNA dashed, exact SSA subset crosses).
+    Right: mean |readout − network output| of the CLE and the SSA, and as the LNA predicts it (dashed)."""
+    plt, fig, (ax1, ax2) = new_figure(11.0, 4.4)
     for i, (name, data) in enumerate(per_model.items()):
-        color = f"C{i}"
-        lna = data["lna"]
-        ax1.plot(lna["omegas"], np.array(lna["accuracy"]) / data["deterministic_accuracy"], "-", color=color,
-                 label=f"{name} (LNA)")
-        if data.get("ssa"):
-            ssa = data["ssa"]
-            ax1.plot(ssa["omegas"], np.array(ssa["accuracy"]) / ssa["deterministic_accuracy"], "o", color=color,
-                     label=f"{name} (SSA)")
-            ax2.plot(ssa["omegas"], ssa["mean_abs_error"], "o", color=color)
-        ax2.plot(lna["omegas"], lna["mean_std"], "-", color=color, label=name)
-    ax1.axhline(0.99, color="k", lw=0.6, ls="--")
+        color, det = f"C{i}", data["deterministic_accuracy"]
+        cle, lna, ssa = data["cle"], data["lna"], data["ssa"]
+        ax1.plot(cle["omegas"], np.array(cle["accuracy"]) / det, "o-", color=color, ms=3, label=f"{name} (CLE)")
+        ax1.plot(lna["omegas"], np.array(lna["accuracy"]) / det, "--", color=color, lw=0.8)
+        if ssa["omegas"]:
+            ax1.plot(ssa["omegas"], np.array(ssa["accuracy"]) / np.array(ssa["deterministic_accuracy_subset"]),
+                     "x", color=color, ms=7)
+            ax2.plot(ssa["omegas"], ssa["mean_abs_error"], "x", color=color, ms=7)
+        ax2.plot(cle["omegas"], cle["mean_abs_error"], "o-", color=color, ms=3, label=name)
+        ax2.plot(lna["omegas"], lna["mean_abs_error"], "--", color=color, lw=0.8)
+    ax1.axhline(0.99, color="k", lw=0.6, ls=":")
     ax1.set_ylabel("accuracy / deterministic accuracy")
-    ax2.set_ylabel("readout error: SSA mean |error| (dots), LNA mean std (lines)")
+    ax1.set_title("CLE (lines), LNA (dashed), exact SSA subset (x)", fontsize=9)
+    ax2.set_ylabel("mean |readout − network output|")
     for ax in (ax1, ax2):
         ax.set_xscale("log")
         ax.set_xlabel("Ω, molecules per unit concentration")
     ax2.set_yscale("log")
-    ax1.legend(fontsize=6, ncol=2)
-    ax2.legend(fontsize=7)
+    ax1.legend(fontsize=6)
+    ax2.legend(fontsize=6)
     return to_png(plt, fig)
 
 

@@ -10,7 +10,7 @@ crnverifier 0.3 then decides whether the result implements the formal CRN:
   regular and its formal basis must equal the formal CRN;
 * ``bisimulation`` (Johnson, Dong & Winfree, Theor. Comput. Sci. 765:3, 2019), up to
   :data:`BISIMULATION_LIMIT` formal reactions, with every complex interpreted as the signals bound in it
-  (:func:`_meaning`): every reaction must interpret as a formal or a trivial one, and from every state every
+  (:func:`complex_meaning`): every reaction must interpret as a formal or a trivial one, and from every state every
   formal reaction its interpretation allows must be reachable through trivial ones;
 * ``integrated-hybrid`` (crnverifier's preliminary implementation of the notion of Shin et al.) with the
   same interpretation. As every complex is interpreted, it reduces to bisimulation's delimiting condition
@@ -109,7 +109,7 @@ class Enumeration:
 
     reactions: list[tuple[list[str], list[str]]]
     interpretation: dict[str, list[str]]
-    """Every species -> the formal species it stands for (see :func:`_meaning`)."""
+    """Every species -> the formal species it stands for (see :func:`complex_meaning`)."""
     signals: set[str]
     excess: set[str]
     """The reactant wastes in excess (held constant unless ``crn(excess=False)``)."""
@@ -131,7 +131,7 @@ class Enumeration:
 
 
 @contextlib.contextmanager
-def _peppercorn() -> Iterator[None]:
+def peppercorn_session() -> Iterator[None]:
     """Peppercorn, with a raised recursion limit (its enumeration recurses deeply) and a linear-time
     index of reactions by reactant; the caller's recursion limit and peppercorn's own index come back after.
 
@@ -210,7 +210,7 @@ def enumerate_design(design: DsdDesign, settings: dict[str, Any] | None = None) 
     extra = tuple(DsdComplex(f"W_{s}", " ".join(strand), (strand,), "helper") for s, strand in wastes.items()
                   if opts["wastes_in_excess"])
     opts["max_complex_size"] = max(opts["max_complex_size"], *(len(c.strands) for c in design.complexes))
-    with _peppercorn():
+    with peppercorn_session():
         from peppercornenumerator import Enumerator
         from peppercornenumerator.input import read_pil
         from peppercornenumerator.objects import clear_memory
@@ -241,7 +241,7 @@ def enumerate_design(design: DsdDesign, settings: dict[str, Any] | None = None) 
             cx = m.representative
             structures[cx.name] = (tuple(map(str, cx.sequence)), tuple(cx.structure))
             if cx.name not in constants:
-                inter[cx.name] = _meaning(cx, signals, fuel_starts)
+                inter[cx.name] = complex_meaning(cx, signals, fuel_starts)
         crn.append(([m.representative.name for m in rxn.reactants if m.representative.name not in constants],
                     [m.representative.name for m in rxn.products if m.representative.name not in constants]))
     opts["wastes_held_constant"] = {c.name: c.kernel for c in extra}
@@ -249,7 +249,7 @@ def enumerate_design(design: DsdDesign, settings: dict[str, Any] | None = None) 
                        structures)
 
 
-def _meaning(cx: Any, signals: dict[str, str], fuel_starts: set[tuple[str, ...]]) -> list[str]:
+def complex_meaning(cx: Any, signals: dict[str, str], fuel_starts: set[tuple[str, ...]]) -> list[str]:
     """The formal species an enumerated complex stands for.
 
     A free signal strand ``? t x`` is ``x``; any other free strand is a waste (nothing). A gate complex stands
@@ -352,5 +352,6 @@ def verify_network(crn: ReactionNetwork, neurons: tuple[str, ...],
 
 
 __all__ = ["BISIMULATION_LIMIT", "ENUMERATION", "INFORMATIVE", "METHODS", "REQUIRED", "WHOLE_NETWORK_LIMIT",
-           "WITHOUT_EXCESS_LIMIT", "Enumeration", "Verification", "VerificationError", "check", "default_methods",
-           "enumerate_design", "merge_waste_tails", "neuron_modules", "verify_design", "verify_network"]
+           "WITHOUT_EXCESS_LIMIT", "Enumeration", "Verification", "VerificationError", "check", "complex_meaning",
+           "default_methods", "enumerate_design", "merge_waste_tails", "neuron_modules", "peppercorn_session",
+           "verify_design", "verify_network"]

@@ -19,11 +19,10 @@ export its SBML, and integrate it in libRoadRunner at the concentrations of :mod
 
 from __future__ import annotations
 
-import contextlib
 import math
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -39,25 +38,12 @@ from crn2sbml.dsd.concentrations import (
 )
 from crn2sbml.dsd.pil import to_pil
 from crn2sbml.dsd.scheme import DsdComplex, DsdDesign, translate
-from crn2sbml.dsd.verify import merge_waste_tails
+from crn2sbml.dsd.verify import complex_meaning, merge_waste_tails, peppercorn_session
 from crn2sbml.errors import SimulationError
 from crn2sbml.export.units import PhysicalUnits, feasibility
 
-PEPPERCORN_RECURSION_LIMIT = 20_000
 MAX_COMPLEX_SIZE = 10
 """peppercorn's limit on strands per complex (its default; every gate of the scheme has at most 8)."""
-
-
-@contextlib.contextmanager
-def _peppercorn_recursion() -> Iterator[None]:
-    """Raise the recursion limit while peppercorn enumerates (it recurses deeply) and restore the caller's; its
-    import would otherwise leave 10^6 for the whole process."""
-    saved = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(saved, PEPPERCORN_RECURSION_LIMIT))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(saved)
 
 
 @dataclass(frozen=True)
@@ -90,24 +76,12 @@ def _merged_helpers(design: DsdDesign, kinetics: KineticDesign) -> tuple[DsdDesi
     return merged, tuple(helpers)
 
 
-def _held_signals(cx: Any, signals: dict[str, str], fuel_starts: set[tuple[str, str]]) -> dict[str, int]:
-    """Signal strands ``h t s`` bound in a multi-strand complex with their recognition domain ``s`` paired: a
-    reactant in a gate (a product still in its gate has ``s`` dangling). A spent gate — its fuel bound —
-    holds none: the reactants in it are used up."""
-    strands: list[list[tuple[str, str]]] = [[]]
-    for domain, pair in zip(cx.sequence, cx.structure, strict=True):
-        if str(domain) == "+":
-            strands.append([])
-        else:
-            strands[-1].append((str(domain), pair))
-    held: dict[str, int] = {}
-    if any(tuple(d for d, _ in strand[:2]) in fuel_starts for strand in strands):
-        return held
-    if len(strands) > 1:
-        for strand in strands:
-            if len(strand) == 3 and strand[1][0] == "t" and strand[2][0] in signals and strand[2][1] != ".":
-                held[signals[strand[2][0]]] = held.get(signals[strand[2][0]], 0) + 1
-    return held
+def _held_signals(cx: Any, signals: dict[str, str], fuel_starts: set[tuple[str, ...]]) -> dict[str, int]:
+    """Signal copies held in a multi-strand complex (a reactant in a gate; a spent gate holds none), by
+    :func:`crn2sbml.dsd.verify.complex_meaning`; a free strand holds none."""
+    if not any(str(d) == "+" for d in cx.sequence):
+        return {}
+    return dict(Counter(complex_meaning(cx, signals, fuel_starts)))
 
 
 def enumerate_network(design: DsdDesign, kinetics: KineticDesign, inputs: dict[str, float],
@@ -120,7 +94,7 @@ def enumerate_network(design: DsdDesign, kinetics: KineticDesign, inputs: dict[s
     nanomolar = {name: molar / 1e-9 for name, molar in (kinetics.concentrations() | inputs).items()}
     text = to_pil(merged, nanomolar, "nM", extra=helpers)
     started = time.perf_counter()
-    with _peppercorn_recursion():
+    with peppercorn_session():
         # imported here: peppercorn takes a second to import and raises the recursion limit for the process
         from peppercornenumerator import Enumerator
         from peppercornenumerator.input import read_pil
@@ -138,7 +112,7 @@ def enumerate_network(design: DsdDesign, kinetics: KineticDesign, inputs: dict[s
         sbml = write_sbml(enum, condensed=condensed)
         signals = {s.strands[0][2]: s.name for s in design.signals}
         pool = [m.representative for m in enum.resting_macrostates] if condensed else list(enum.complexes)
-        fuel_starts = {(f.strands[0][0], f.strands[0][1]) for f in design.fuels}
+        fuel_starts = {f.strands[0][:2] for f in design.fuels}
         held = {cx.name: h for cx in pool if (h := _held_signals(cx, signals, fuel_starts))}
         spacer_kernels = {g.name: f"u{g.name[1:]} t v{g.name[1:]}" for g in design.gates}
         by_kernel = {" ".join(cx.kernel_string.split()): cx.name for cx in pool}

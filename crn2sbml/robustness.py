@@ -16,7 +16,7 @@ import numpy as np
 from crn2sbml.errors import InputError
 from crn2sbml.io import commit_folder
 from crn2sbml.modelfolder import open_model_folder
-from crn2sbml.stochastic.engines import AUTO, get_engine
+from crn2sbml.stochastic.engines import check_engine_name
 from crn2sbml.stochastic.ensemble import local_client, result_table, run_ensemble, summarise
 from crn2sbml.stochastic.readout import settings_grid
 from crn2sbml.validate.robustness_plots import ensemble_figure
@@ -66,8 +66,7 @@ def run_robustness(model: Path, out: Path, volumes: list[float], rate_cvs: list[
     compiled = opened.compiled
     x, labels = samples_for(Path(model), compiled, samples, inputs)
     settings = settings_grid(volumes, rate_cvs)
-    if engine != AUTO:
-        get_engine(engine)  # an unknown name fails before any work
+    check_engine_name(engine)  # before the cluster starts
     n_tasks = len(x) * len(settings) * replicates
     started = time.perf_counter()
     with tqdm(total=n_tasks, desc="robustness", unit="task", disable=not progress) as bar:

@@ -100,6 +100,14 @@ def get_engine(name: str) -> Engine:
                                  f"{', '.join(engine_names())}") from None
 
 
+def check_engine_name(name: str) -> str:
+    """``name`` when it is ``auto`` or a registered engine, so that a bad name fails before any work starts;
+    UnknownEngineError otherwise."""
+    if name != AUTO:
+        get_engine(name)
+    return name
+
+
 @dataclass(frozen=True)
 class EngineChoice:
     """The engine ``auto`` picked and why, in words fit for a log line."""

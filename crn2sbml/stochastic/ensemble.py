@@ -23,7 +23,7 @@ import numpy as np
 
 from crn2sbml.compiler import CompiledNetwork
 from crn2sbml.errors import InputError, SimulationError
-from crn2sbml.stochastic.engines import AUTO, choose_engine, get_engine
+from crn2sbml.stochastic.engines import AUTO, check_engine_name, choose_engine, get_engine
 from crn2sbml.stochastic.readout import Readout, Setting, run_task, run_tasks_batched
 
 Progress = Callable[[int], object]
@@ -56,8 +56,7 @@ def _check_grid(x: np.ndarray, settings: list[Setting], replicates: int) -> None
 def resolve_engines(compiled: CompiledNetwork, x: np.ndarray, settings: list[Setting], readout: Readout,
                     engine: str) -> tuple[list[str | None], dict[str, str]]:
     """The engine of every setting (``None`` for Ω = ∞) and, for ``auto``, the reason per Ω."""
-    if engine != AUTO:
-        get_engine(engine)  # an unknown name fails here, before anything runs
+    check_engine_name(engine)
     names: list[str | None] = []
     reasons: dict[str, str] = {}
     for setting in settings:
